@@ -1,0 +1,115 @@
+"""Semantic checks that need several blocks at once: mixes, architectures and budgets.
+
+Each check adds errors at the most useful position (the mix, the model field, the stage budget) and
+never stops the others, so one run reports every problem.
+"""
+
+from __future__ import annotations
+
+from olmospec import ast
+from olmospec.errors import Diagnostics, Pos
+from olmospec.ir import spec as S
+from olmospec.ir.model import ModelConfig
+
+SHARE_TOLERANCE = 0.001  # published tables round their shares: Dolma 3's add up to 100.05%
+
+
+def available_tokens(name: str, sources, curations, mixes, manifests: dict[str, int] | None = None) -> int | None:
+    """Tokens a mix entry can supply once: a manifest's count, else the declared size."""
+    if manifests and name in manifests:
+        return manifests[name]
+    if name in sources:
+        return sources[name].tokens
+    if name in curations:
+        c = curations[name]
+        if c.tokens is not None:
+            return c.tokens
+        sizes = [available_tokens(s, sources, curations, mixes, manifests) for s in c.sources]
+        return None if any(x is None for x in sizes) else sum(sizes)
+    return None
+
+
+def check_mix(mix: S.Mix, sec_pos: Pos, entry_pos: dict[str, Pos], budget: int | None, sources, curations, mixes,
+              diags: Diagnostics, manifests: dict[str, int] | None = None) -> None:
+    total = sum(e.share for e in mix.entries)
+    if abs(total - 1.0) > SHARE_TOLERANCE:
+        first = entry_pos.get(mix.entries[0].name, sec_pos) if mix.entries else sec_pos
+        diags.error(first, f"mix '{mix.name}' shares add up to {total * 100:.4g}%, expected 100%")
+    tokens = mix.tokens or budget
+    if tokens is None:
+        return
+    for e in mix.entries:
+        avail = available_tokens(e.name, sources, curations, mixes, manifests)
+        if avail is None or e.max_repeat is None:
+            continue
+        want = e.share * tokens
+        if want > avail * e.max_repeat * (1 + 1e-9):
+            diags.error(
+                entry_pos.get(e.name, sec_pos),
+                f"mix '{mix.name}' asks {_fmt(want)} tokens of '{e.name}', but it has {_fmt(avail)} "
+                f"and max_repeat = {e.max_repeat:g}x allows {_fmt(avail * e.max_repeat)} "
+                f"({want / avail:.2f}x needed)",
+            )
+
+
+def _fmt(n: float) -> str:
+    for div, s in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if n >= div:
+            return f"{n / div:.3g}{s}"
+    return f"{n:.0f}"
+
+
+def check_model(m: ModelConfig, pos: dict[str, Pos], default: Pos, diags: Diagnostics) -> None:
+    if m.d_model % m.n_heads:
+        diags.error(pos.get("heads", default), f"d_model = {m.d_model} is not divisible by heads = {m.n_heads}")
+    if m.n_heads % m.n_kv_heads:
+        diags.error(pos.get("kv_heads", default), f"heads = {m.n_heads} is not divisible by kv_heads = {m.n_kv_heads}")
+    windows = {w for w in m.attention_pattern if w is not None}
+    if len(windows) > 1:
+        diags.error(pos.get("attention", default), f"sliding layers must share one window size, got {sorted(windows)}")
+
+
+def check_semantics(sources, curations, mixes, models, stages, stage_secs, mix_secs, diags: Diagnostics) -> None:
+    budgets: dict[str, int] = {}
+    for st in stages.values():
+        if st.data in mixes and st.tokens:
+            budgets.setdefault(st.data, st.tokens)
+    for sec in mix_secs:
+        m = mixes.get(sec.name or "")
+        if m is None:
+            continue
+        entry_pos = {i.kind: i.pos for i in sec.body or () if isinstance(i, ast.Section)}
+        check_mix(m, sec.pos, entry_pos, budgets.get(m.name), sources, curations, mixes, diags)
+    for st in stages.values():
+        sec = stage_secs[st.name]
+        fpos = {a.key: a.value.pos for a in sec.body or () if isinstance(a, ast.Assign)}
+        model = models.get(st.model or "")
+        if model is not None and st.seq is not None:
+            for w in model.attention_pattern:
+                if w is not None and w > st.seq:
+                    diags.error(fpos.get("seq", sec.pos),
+                                f"stage '{st.name}': seq = {st.seq} is shorter than model '{model.name}'s sliding "
+                                f"window {w}: the window would never slide")
+                    break
+        if st.kind in ("pretrain", "midtrain", "longctx"):
+            # A field that is present but invalid was reported already; "needs" would repeat it.
+            if st.seq is None and "seq" not in fpos:
+                diags.error(sec.pos, f"stage '{st.name}' needs 'seq' (its own or inherited from 'after')")
+            if st.batch is None and "batch" not in fpos:
+                diags.error(sec.pos, f"stage '{st.name}' needs 'batch' such as '4M tokens' or '512 seqs'")
+            if st.tokens is None and st.steps is None and not {"tokens", "steps"} & set(fpos):
+                diags.error(sec.pos, f"stage '{st.name}' needs a budget: 'tokens' or 'steps'")
+            if st.data is None and "data" not in fpos:
+                diags.error(sec.pos, f"stage '{st.name}' needs 'data = MIX'")
+        if st.kind == "sft" and st.data is None:
+            diags.error(sec.pos, f"stage '{st.name}' needs 'data = SOURCE' (chat records)")
+        if st.tokens and st.batch and st.seq:
+            per_step = st.batch[1] if st.batch[0] == "tokens" else st.batch[1] * st.seq
+            if st.tokens // per_step == 0:
+                diags.error(fpos.get("tokens", sec.pos),
+                            f"stage '{st.name}': tokens = {st.tokens} is less than one batch ({per_step} tokens): zero steps")
+        if st.batch and st.seq and st.batch[0] == "tokens" and st.batch[1] < st.seq:
+            diags.error(fpos.get("batch", sec.pos),
+                        f"stage '{st.name}': batch of {st.batch[1]} tokens is less than one sequence of {st.seq}")
+        if st.steps == 0:
+            diags.error(fpos.get("steps", sec.pos), f"stage '{st.name}': steps = 0 trains nothing")

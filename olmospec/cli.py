@@ -1,0 +1,243 @@
+"""The `olmospec` command: check, fmt, schema, plan, graph, diff, compile, run, data.
+
+Every user error is printed as `file:line:col: error: message` with the source line and a caret,
+and exits with status 1; nothing here prints a traceback for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from olmospec.errors import SpecError, SpecErrors
+
+
+def _load(path: str, sources: dict[str, str]):
+    from olmospec.api import load_spec
+
+    return load_spec(path, sources)
+
+
+def _report(e: SpecErrors | SpecError, sources: dict[str, str]) -> int:
+    errors = e.errors if isinstance(e, SpecErrors) else [e]
+    for err in errors:
+        print(err.render(sources), file=sys.stderr)
+    print(f"{len(errors)} error{'s' if len(errors) != 1 else ''}", file=sys.stderr)
+    return 1
+
+
+def cmd_check(args) -> int:
+    from olmospec.graph import build_graph
+
+    rc = 0
+    for path in args.spec:
+        sources: dict[str, str] = {}
+        try:
+            exp = _load(path, sources)
+            g = build_graph(exp, Path(args.root))
+        except (SpecError, SpecErrors) as e:
+            rc = _report(e, sources)
+            continue
+        print(f"{path}: ok ({len(exp.variants)} variants, {len(g.nodes)} stages)")
+    return rc
+
+
+def cmd_fmt(args) -> int:
+    from olmospec.fmt import format_spec
+    from olmospec.parser import parse_file
+
+    rc = 0
+    for path in args.spec:
+        try:
+            f = parse_file(path)
+        except SpecError as e:
+            rc = _report(e, {})
+            continue
+        new = format_spec(f)
+        if new == f.source:
+            continue
+        if args.check:
+            print(f"{path}: would reformat", file=sys.stderr)
+            rc = 1
+        else:
+            Path(path).write_text(new, encoding="utf-8")
+            print(f"{path}: reformatted")
+    return rc
+
+
+def cmd_schema(args) -> int:
+    from olmospec.ir.spec import Spec
+
+    print(json.dumps(Spec.model_json_schema(), indent=2, sort_keys=True))
+    return 0
+
+
+def _graph(path: str, root: str):
+    from olmospec.graph import build_graph
+
+    sources: dict[str, str] = {}
+    try:
+        exp = _load(path, sources)
+        return exp, build_graph(exp, Path(root)), sources
+    except (SpecError, SpecErrors) as e:
+        _report(e, sources)
+        raise SystemExit(1) from None
+
+
+def cmd_plan(args) -> int:
+    from olmospec.plan import plan_json, plan_table
+
+    exp, g, _ = _graph(args.spec, args.root)
+    price = args.price if args.price is not None else exp.base.runtime.price
+    plan = plan_json(g, price)
+    print(json.dumps(plan, indent=2) if args.json else plan_table(plan))
+    return 0
+
+
+def cmd_graph(args) -> int:
+    from olmospec.graphviz import dot, mermaid
+
+    exp, g, _ = _graph(args.spec, args.root)
+    if args.variant and args.variant not in g.variants:
+        from olmospec.errors import did_you_mean
+
+        print(f"error: unknown variant '{args.variant}'{did_you_mean(args.variant, set(g.variants))}", file=sys.stderr)
+        return 1
+    print((dot if args.format == "dot" else mermaid)(g, args.variant), end="")
+    return 0
+
+
+def cmd_diff(args) -> int:
+    from olmospec.diff import rerun_set, semantic_diff
+
+    ea, ga, _ = _graph(args.a, args.root)
+    eb, gb, _ = _graph(args.b, args.root)
+    changes = semantic_diff(ea.base, eb.base)
+    reruns = rerun_set(ga, gb)
+    if args.json:
+        print(json.dumps({"changes": changes, "rerun": [{"id": i, "why": w} for i, w in reruns],
+                          "reused": sorted(set(gb.nodes) & set(ga.nodes))}, indent=2))
+        return 0
+    print("\n".join(changes) if changes else "no semantic change to the base experiment")
+    print()
+    reused = len(set(gb.nodes) & set(ga.nodes))
+    print(f"{len(reruns)} stage(s) to run, {reused} reused:")
+    for i, why in reruns:
+        print(f"  {i}: {why}")
+    return 0
+
+
+def cmd_compile(args) -> int:
+    from olmospec.compile import render, stale, write
+
+    sources: dict[str, str] = {}
+    root = Path(args.root)
+    try:
+        exp = _load(args.spec, sources)
+        compiled = render(exp, root, args.out)
+    except (SpecError, SpecErrors) as e:
+        return _report(e, sources)
+    if args.check:
+        bad = stale(compiled, root)
+        if bad:
+            print(f"{args.spec}: the compiled pipeline is stale ({len(bad)} file(s) differ, e.g. {bad[0]}); "
+                  f"run `olmospec compile {args.spec}`", file=sys.stderr)
+            return 1
+        print(f"{args.spec}: compiled pipeline is current")
+        return 0
+    written = write(compiled, root)
+    out = "dvc.yaml" if compiled.out_dir == "." else f"{compiled.out_dir}/dvc.yaml"
+    print(f"{out}: {len(compiled.graph.nodes)} stages, {len(compiled.graph.variants)} variants "
+          f"({len(written)} file(s) written)")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from olmospec.run import run_pipeline
+
+    return run_pipeline(args)
+
+
+def cmd_data(args) -> int:
+    """Delegates to the runners package in a subprocess: olmospec never imports runners."""
+    cmd = [sys.executable, "-m", "runners.data", *args.rest]
+    return subprocess.call(cmd)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="olmospec", description="Reproducible LM training recipes: spec -> DVC.")
+    ap.add_argument("--root", default=".", help="project root (where dvc.yaml and runs/ live); default: .")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("check", help="parse and check specs (all variants); exit 1 on any error")
+    p.add_argument("spec", nargs="+")
+    p.set_defaults(fn=cmd_check)
+
+    p = sub.add_parser("fmt", help="rewrite specs in canonical layout, keeping comments")
+    p.add_argument("spec", nargs="+")
+    p.add_argument("--check", action="store_true", help="only report files that would change (exit 1)")
+    p.set_defaults(fn=cmd_fmt)
+
+    p = sub.add_parser("schema", help="print the JSON schema of the resolved spec (the IR)")
+    p.set_defaults(fn=cmd_schema)
+
+    p = sub.add_parser("plan", help="parameters, tokens, FLOPs, GPU-hours and cost per stage")
+    p.add_argument("spec")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--price", type=float, help="USD per GPU-hour (overrides the spec's runtime price)")
+    p.set_defaults(fn=cmd_plan)
+
+    p = sub.add_parser("graph", help="the stage DAG as Mermaid (default) or Graphviz dot")
+    p.add_argument("spec")
+    p.add_argument("--format", choices=["mermaid", "dot"], default="mermaid")
+    p.add_argument("--variant", help="only this variant's stages")
+    p.set_defaults(fn=cmd_graph)
+
+    p = sub.add_parser("diff", help="semantic diff of two specs and the stages B would rerun")
+    p.add_argument("a")
+    p.add_argument("b")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(fn=cmd_diff)
+
+    p = sub.add_parser("compile", help="write dvc.yaml and stage configs for a spec")
+    p.add_argument("spec")
+    p.add_argument("--out", help="output folder (default: . for the project's default spec, else pipelines/<name>)")
+    p.add_argument("--check", action="store_true", help="exit 1 if the committed pipeline is stale")
+    p.set_defaults(fn=cmd_compile)
+
+    p = sub.add_parser("run", help="compile, then `dvc repro` the implemented stages (or the ones named)")
+    p.add_argument("spec")
+    p.add_argument("--out")
+    p.add_argument("--stage", action="append", default=[], help="stage label or id (repeatable)")
+    p.add_argument("--variant", help="only this variant's stages")
+    p.add_argument("--dry", action="store_true", help="show what would run")
+    p.set_defaults(fn=cmd_run)
+
+    p = sub.add_parser("data", help="run one curation step on your own file: data STEP INPUT OUTPUT [--opt v]",
+                       add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(fn=cmd_data)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        rc = args.fn(args)
+    except KeyboardInterrupt:
+        rc = 130
+    except BrokenPipeError:
+        rc = 0
+    except (SpecError, SpecErrors) as e:
+        rc = _report(e, {})
+    sys.stdout.flush()
+    raise SystemExit(rc)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+    main()

@@ -1,0 +1,228 @@
+"""How each spec block becomes graph nodes, for one variant (graph.py merges variants).
+
+Curations become one node per step (so an ablation that turns off upsampling reuses the dedup
+nodes), mixes become one tokenize node per component plus a mix node, stages become one node each,
+and an eval becomes one node per stage it follows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from olmospec import arch
+from olmospec.graph import Graph, Node, make_node, source_files
+from olmospec.ir import spec as S
+
+DOCS = "docs"
+CHECKPOINT_OUT = "hf"
+
+
+class VariantBuilder:
+    def __init__(self, g: Graph, variant: str, spec: S.Spec, spec_dir: Path, root: Path):
+        self.g, self.v, self.spec, self.spec_dir, self.root = g, variant, spec, spec_dir, root
+        self.memo: dict[tuple, Any] = {}
+
+    def add(self, node: Node) -> Node:
+        return self.g.add(node, self.v)
+
+    # -- data -----------------------------------------------------------------------------
+    def source_input(self, name: str) -> tuple[dict, list[str], bool]:
+        src = self.spec.sources[name]
+        path, deps, remote = source_files(src, self.spec_dir, self.root)
+        cfg = {"kind": "source", "name": name, "path": path if src.path else None,
+               "dataset": path if src.dataset else None, "split": src.split, "format": src.format,
+               "text": src.text, "id": src.id}
+        return cfg, deps, remote
+
+    def docs_input(self, name: str) -> tuple[dict, list[Node], list[str], bool]:
+        """The documents a name stands for: a source's files, or a curation's last step output."""
+        if name in self.spec.sources:
+            cfg, deps, remote = self.source_input(name)
+            return cfg, [], deps, remote
+        node = self.curation(name)
+        if node is None:  # a curation without steps is its sources
+            c = self.spec.curations[name]
+            parts = [self.docs_input(s) for s in c.sources]
+            return ({"kind": "union", "parts": [p[0] for p in parts]}, [u for p in parts for u in p[1]],
+                    [d for p in parts for d in p[2]], any(p[3] for p in parts))
+        return {"kind": "docs", "name": name, "path": f"{node.out_dir}/{DOCS}"}, [node], [], False
+
+    def project_tokenizer(self) -> str | None:
+        return next(iter(self.spec.tokenizers)) if len(self.spec.tokenizers) == 1 else None
+
+    def manifest(self, name: str) -> Node:
+        key = ("manifest", name)
+        if key in self.memo:
+            return self.memo[key]
+        cfg, deps, remote = self.source_input(name)
+        tok_name = self.project_tokenizer()
+        tok_path, tok_nodes = self.tokenizer(tok_name) if tok_name else (None, [])
+        node = self.add(make_node("manifest", f"manifest-{name}", {"source": cfg, "tokenizer": tok_path}, tok_nodes,
+                                  inputs=deps, always_changed=remote, outs=["manifest.json"], metrics=["metrics.json"],
+                                  stage=name))
+        self.memo[key] = node
+        return node
+
+    def tokenizer(self, name: str) -> tuple[str, list[Node]]:
+        key = ("tokenizer", name)
+        if key in self.memo:
+            return self.memo[key]
+        t = self.spec.tokenizers[name]
+        if t.train is None:
+            out = (t.path or "", [])
+        else:
+            parts = [self.docs_input(s) for s in t.train.sources]
+            cfg = {"train": t.train.model_dump(mode="json"), "pad_to": t.pad_to, "inputs": [p[0] for p in parts]}
+            node = self.add(make_node("tokenizer", f"tokenizer-{name}", cfg, [u for p in parts for u in p[1]],
+                                      inputs=sorted({d for p in parts for d in p[2]}), outs=["tokenizer"],
+                                      metrics=["metrics.json"], stage=name))
+            out = (f"{node.out_dir}/tokenizer", [node])
+        self.memo[key] = out
+        return out
+
+    def task_config(self, name: str) -> tuple[dict, list[str]]:
+        t = self.spec.tasks[name]
+        cfg = t.model_dump(mode="json")
+        deps = []
+        if t.path:
+            p, d, _ = source_files(S.Source(name=name, path=t.path), self.spec_dir, self.root)
+            cfg["path"] = p
+            deps = d
+        return cfg, deps
+
+    def all_task_names(self) -> list[str]:
+        return sorted({t for ev in self.spec.evals.values() for t in ev.tasks})
+
+    def curation(self, name: str) -> Node | None:
+        key = ("curate", name)
+        if key in self.memo:
+            return self.memo[key]
+        c = self.spec.curations[name]
+        parts = [self.docs_input(s) for s in c.sources]
+        prev_cfg = parts[0][0] if len(parts) == 1 else {"kind": "union", "parts": [p[0] for p in parts]}
+        prev_nodes = [u for p in parts for u in p[1]]
+        deps = sorted({d for p in parts for d in p[2]})
+        remote = any(p[3] for p in parts)
+        node = None
+        for step in c.steps:
+            cfg: dict[str, Any] = {"step": step.model_dump(mode="json"), "input": prev_cfg}
+            ups = list(prev_nodes)
+            step_deps = list(deps)
+            if isinstance(step, S.QualityStep):
+                qm = self.quality_model(step)
+                cfg["classifier"] = f"{qm.out_dir}/model.bin"
+                ups.append(qm)
+            if isinstance(step, S.DecontaminateStep):
+                against = self.all_task_names() if step.against == ("evals",) else list(step.against)
+                tasks = [self.task_config(t) for t in against]
+                cfg["step"]["against"] = against
+                cfg["tasks"] = [t[0] for t in tasks]
+                step_deps += [d for t in tasks for d in t[1]]
+            node = self.add(make_node("curate", f"{name}-{step.kind}", cfg, ups, inputs=sorted(set(step_deps)),
+                                      always_changed=remote and not prev_nodes, outs=[DOCS, "removed.jsonl"],
+                                      metrics=["stats.json"], stage=name))
+            prev_cfg = {"kind": "docs", "name": name, "path": f"{node.out_dir}/{DOCS}"}
+            prev_nodes, deps, remote = [node], [], False
+        self.memo[key] = node
+        return node
+
+    def quality_model(self, step: S.QualityStep) -> Node:
+        pos = [self.docs_input(s) for s in step.positive]
+        neg = [self.docs_input(s) for s in step.negative]
+        cfg = {"model": step.model, "positive": [p[0] for p in pos], "negative": [p[0] for p in neg]}
+        label = "quality-" + "_".join(step.positive)
+        return self.add(make_node("quality_model", label, cfg, [u for p in pos + neg for u in p[1]],
+                                  inputs=sorted({d for p in pos + neg for d in p[2]}), outs=["model.bin"],
+                                  metrics=["metrics.json"]))
+
+    def tokenized(self, name: str, tok: str) -> Node:
+        key = ("tokenize", name, tok)
+        if key in self.memo:
+            return self.memo[key]
+        tok_path, tok_nodes = self.tokenizer(tok)
+        cfg, ups, deps, remote = self.docs_input(name)
+        node = self.add(make_node("tokenize", f"tokenize-{name}", {"input": cfg, "tokenizer": tok_path},
+                                  ups + tok_nodes, inputs=deps, always_changed=remote and not ups,
+                                  outs=["shards"], metrics=["metrics.json"], stage=name))
+        self.memo[key] = node
+        return node
+
+    def flat_entries(self, mix: str, share: float = 1.0) -> list[tuple[str, float, float | None]]:
+        out = []
+        for e in self.spec.mixes[mix].entries:
+            if e.name in self.spec.mixes:
+                out += self.flat_entries(e.name, share * e.share)
+            else:
+                out.append((e.name, share * e.share, e.max_repeat))
+        return out
+
+    def mix(self, name: str, tok: str, budget: int | None) -> tuple[Node, list[dict]]:
+        key = ("mix", name, tok, budget)
+        if key in self.memo:
+            return self.memo[key]
+        comps, ups = [], []
+        for ename, share, cap in self.flat_entries(name):
+            tn = self.tokenized(ename, tok)
+            ups.append(tn)
+            comps.append({"name": ename, "path": f"{tn.out_dir}/shards", "share": round(share, 12), "max_repeat": cap})
+        cfg = {"mix": name, "tokens": self.spec.mixes[name].tokens or budget, "components": comps}
+        node = self.add(make_node("mix", f"mix-{name}", cfg, ups, outs=["mix.json"], metrics=["metrics.json"],
+                                  stage=name))
+        self.memo[key] = (node, comps)
+        return node, comps
+
+    # -- stages ---------------------------------------------------------------------------
+    def stage(self, name: str) -> Node:
+        key = ("stage", name)
+        if key in self.memo:
+            return self.memo[key]
+        st = self.spec.stages[name]
+        from olmospec.graph_train import dpo_node, rlvr_node, train_node
+
+        prev = self.stage(st.after) if st.after else None
+        if st.kind in ("dpo",):
+            node = dpo_node(self, st, prev)
+        elif st.kind == "rlvr":
+            node = rlvr_node(self, st, prev)
+        else:
+            node = train_node(self, st, prev)
+        node = self.add(node)
+        self.memo[key] = node
+        return node
+
+    def eval(self, ev: S.Eval, stage: str) -> Node:
+        model = self.stage(stage)
+        tasks = [self.task_config(t) for t in ev.tasks]
+        st = self.spec.stages[stage]
+        cfg = {"eval": ev.name, "stage": stage, "model": f"{model.out_dir}/{CHECKPOINT_OUT}",
+               "tasks": [t[0] for t in tasks], "ruler": list(ev.ruler), "contamination": ev.contamination,
+               "seed": st.seed or 0}
+        return self.add(make_node("eval", f"eval-{ev.name}-{stage}", cfg, [model],
+                                  inputs=sorted({d for t in tasks for d in t[1]}), outs=["samples"],
+                                  metrics=["metrics.json"], stage=ev.name))
+
+    def build(self) -> None:
+        for s in sorted(self.spec.sources):
+            self.manifest(s)
+        for s in sorted(self.spec.stages):
+            self.stage(s)
+        for ev in sorted(self.spec.evals.values(), key=lambda e: e.name):
+            for s in ev.after:
+                self.eval(ev, s)
+
+
+def report_node(rep: S.Report, g: Graph, exp) -> Node:
+    rows = []
+    ups: list[Node] = []
+    for v in exp.variants:
+        evals = [n for n in g.variants.get(v.name, []) if g.nodes[n].kind == "eval"]
+        rows.append({"variant": v.name, "kind": v.kind, "seed": v.seed, "changes": list(v.changes),
+                     "evals": [f"{g.nodes[e].out_dir}/metrics.json" for e in evals]})
+        ups += [g.nodes[e] for e in evals if g.nodes[e] not in ups]
+    cfg = {"report": rep.model_dump(mode="json"), "rows": rows}
+    return make_node("report", f"report-{rep.name}", cfg, ups, outs=["report"], metrics=["metrics.json"],
+                     stage=rep.name)
+
+
+__all__ = ["VariantBuilder", "report_node", "arch"]

@@ -1,0 +1,169 @@
+"""Training, DPO and RLVR stages -> graph nodes, with their planning figures.
+
+A training node's config is a `TrainConfig` (olmospec/ir/train.py) minus its runtime: the compiler
+resolves inheritance, converts budgets to steps and warmup fractions to steps, and points the data
+at the token shards of the mix's components, so the runner does no spec logic of its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from olmospec import arch
+from olmospec.graph import Node, make_node
+from olmospec.ir import spec as S
+from olmospec.ir.train import TrainConfig, TrainRuntime
+
+CPU_THROUGHPUT = None  # no GPU-hours for stages without a declared throughput
+
+
+def _runtime(rt: S.StageRuntime) -> dict[str, Any]:
+    nproc = rt.procs_per_node or (max(1, (rt.gpus or 1) // max(rt.nodes, 1)) if rt.gpus else 1)
+    out = TrainRuntime(nnodes=rt.nodes, nproc_per_node=nproc, device=rt.device, micro_batch=rt.micro_batch,
+                       compile=rt.compile, activation_checkpointing=rt.activation_checkpointing, threads=rt.threads,
+                       checkpoint_every=rt.checkpoint_every or 100)
+    return out.model_dump(mode="json")
+
+
+def _plan(node: Node, b, st: S.Stage, model, tokens: int | None, seq: int | None) -> Node:
+    node.stage = st.name
+    node.params = arch.param_count(model) if model is not None else None
+    node.tokens = tokens
+    if tokens and seq and model is not None:
+        node.flops = float(arch.flops_per_token(model, seq)) * tokens
+    tp = st.runtime.throughput
+    if tokens and tp:
+        node.gpu_hours = tokens / tp / 3600
+        price = st.runtime.price or b.spec.runtime.price
+        node.price = node.gpu_hours * price if price is not None else None
+    return node
+
+
+def model_of(b, st: S.Stage):
+    m = b.spec.models.get(st.model or "")
+    if m is None:
+        return None
+    if m.vocab_size <= 1 and st.tokenizer in b.spec.tokenizers:  # vocabulary from the tokenizer
+        t = b.spec.tokenizers[st.tokenizer]
+        vocab = t.vocab or (t.train.vocab if t.train else None)
+        if vocab:
+            m = m.model_copy(update={"vocab_size": vocab, "vocab_pad_to": max(m.vocab_pad_to, t.pad_to)})
+    return m
+
+
+def _steps_and_schedule(st: S.Stage, batch_seqs: int, seq: int) -> tuple[int | None, dict]:
+    steps = st.steps
+    if steps is None and st.tokens:
+        steps = st.tokens // (batch_seqs * seq)
+    sch = st.schedule or S.ScheduleSpec(kind="constant")
+    unit, amount = sch.warmup
+    warm = int(amount) if unit == "steps" else (int(round(amount * steps)) if steps else 0)
+    return steps, {"kind": sch.kind, "warmup_steps": warm, "final": sch.final, "decay": sch.decay}
+
+
+def _batch_seqs(st: S.Stage, seq: int) -> int:
+    if st.batch is None:
+        return 1
+    unit, n = st.batch
+    return max(1, n // seq) if unit == "tokens" else n
+
+
+def _data(b, st: S.Stage, tok: str) -> tuple[list[dict], list[Node], int | None]:
+    if st.kind == "sft" or st.data not in b.spec.mixes:
+        cfg, ups, deps, _ = b.docs_input(st.data)
+        if st.kind != "sft":
+            tn = b.tokenized(st.data, tok)
+            return [{"name": st.data, "path": f"{tn.out_dir}/shards", "share": 1.0}], [tn], None
+        path = cfg.get("path") or ""
+        return [{"name": st.data, "path": path, "share": 1.0}], ups, None
+    mix_node, comps = b.mix(st.data, tok, st.tokens)
+    return ([{k: c[k] for k in ("name", "path", "share", "max_repeat")} for c in comps],
+            [mix_node] + [u for u in (b.g.nodes[i] for i in mix_node.upstream)], None)
+
+
+def train_node(b, st: S.Stage, prev: Node | None) -> Node:
+    model = model_of(b, st)
+    tok_path, tok_nodes = b.tokenizer(st.tokenizer) if st.tokenizer else ("", [])
+    seq = st.seq or 0
+    batch_seqs = _batch_seqs(st, seq) if seq else 1
+    steps, schedule = _steps_and_schedule(st, batch_seqs, seq) if seq else (st.steps, {"kind": "constant"})
+    data, data_nodes, _ = _data(b, st, st.tokenizer or "")
+    ups = ([prev] if prev else []) + tok_nodes + data_nodes
+    deps: list[str] = []
+    if st.kind == "sft" and st.data in b.spec.sources:
+        _, _, deps, _ = b.docs_input(st.data)
+    sem = {
+        "kind": st.kind, "model": model.model_dump(mode="json") if model else None, "tokenizer": tok_path,
+        "init_from": prev.out_dir if prev else None, "data": data, "seq_len": seq, "batch_seqs": batch_seqs,
+        "steps": steps if st.kind != "sft" or st.epochs is None else None, "epochs": st.epochs,
+        "optimizer": st.optimizer.model_dump(mode="json") if st.optimizer else None, "schedule": schedule,
+        "yarn": st.yarn.model_dump(mode="json") if st.yarn else None, "doc_mask": st.doc_mask, "seed": st.seed or 0,
+    }
+    node = make_node("train", st.name, sem, _uniq(ups), inputs=deps, outs=[
+        "hf", "checkpoints"], metrics=["metrics.json"], plots=["plots/train.csv"])
+    node.runtime = _runtime(st.runtime)
+    # Validate now: a config the runner would reject is a compiler bug, better found at compile time.
+    TrainConfig.model_validate({**sem, "stage_id": node.id, "output": node.out_dir, "runtime": node.runtime})
+    tokens = steps * batch_seqs * seq if steps and seq else None
+    if tokens is None and st.kind == "sft" and st.epochs and st.data in b.spec.sources:
+        declared = b.spec.sources[st.data].tokens
+        tokens = int(declared * st.epochs) if declared else None
+    return _plan(node, b, st, model, tokens, seq or None)
+
+
+def _uniq(nodes: list[Node]) -> list[Node]:
+    seen, out = set(), []
+    for n in nodes:
+        if n.id not in seen:
+            seen.add(n.id)
+            out.append(n)
+    return out
+
+
+def _model_ref(b, name: str) -> tuple[str, list[Node]]:
+    if name in b.spec.external_models:
+        return b.spec.external_models[name].path, []
+    node = b.stage(name)
+    return f"{node.out_dir}/hf", [node]
+
+
+def _post_common(b, st: S.Stage, prev: Node | None) -> dict[str, Any]:
+    seq = st.seq or 0
+    return {
+        "kind": st.kind, "init_from": prev.out_dir if prev else None,
+        "tokenizer": b.tokenizer(st.tokenizer)[0] if st.tokenizer else "",
+        "seq_len": seq, "batch_seqs": _batch_seqs(st, seq) if seq else (st.batch[1] if st.batch else 1),
+        "steps": st.steps, "epochs": st.epochs,
+        "optimizer": st.optimizer.model_dump(mode="json") if st.optimizer else None,
+        "schedule": _steps_and_schedule(st, 1, 1)[1], "seed": st.seed or 0,
+    }
+
+
+def dpo_node(b, st: S.Stage, prev: Node | None) -> Node:
+    d = st.dpo
+    prompts, p_ups, p_deps, _ = b.docs_input(d.prompts)
+    chosen, c_ups = _model_ref(b, d.pairs.chosen)
+    rejected, r_ups = _model_ref(b, d.pairs.rejected)
+    sem = {**_post_common(b, st, prev), "prompts": prompts, "chosen": chosen, "rejected": rejected,
+           "loss": d.loss, "beta": d.beta, "length_control": d.length_control, "max_pairs": d.max_pairs}
+    ups = _uniq(([prev] if prev else []) + p_ups + c_ups + r_ups)
+    node = make_node("dpo", st.name, sem, ups, inputs=p_deps, outs=["hf"], metrics=["metrics.json"],
+                     plots=["plots/train.csv"])
+    node.runtime = _runtime(st.runtime)
+    model = model_of(b, st)
+    pairs = d.max_pairs
+    tokens = pairs * 2 * st.seq if pairs and st.seq else None
+    return _plan(node, b, st, model, tokens, st.seq)
+
+
+def rlvr_node(b, st: S.Stage, prev: Node | None) -> Node:
+    r = st.rlvr
+    prompts, p_ups, p_deps, _ = b.docs_input(r.prompts)
+    sem = {**_post_common(b, st, prev), "prompts": prompts, **r.model_dump(mode="json", exclude={"prompts"})}
+    node = make_node("rlvr", st.name, sem, _uniq(([prev] if prev else []) + p_ups), inputs=p_deps, outs=["hf"],
+                     metrics=["metrics.json"], plots=["plots/train.csv"])
+    node.runtime = _runtime(st.runtime)
+    model = model_of(b, st)
+    # Learner tokens: every sampled completion at its maximum length (an upper bound).
+    tokens = st.steps * r.prompts_per_batch * r.group * r.max_response if st.steps else None
+    return _plan(node, b, st, model, tokens, r.max_response)

@@ -1,0 +1,260 @@
+"""The resolved spec: every block of a `.ospec` file as a frozen, validated pydantic object.
+
+Names are kept as strings (references are checked by resolve.py, so a `Stage.data` here always
+names an existing mix, source or curation). Quantities are in base units: token counts as ints,
+shares and percentages as fractions, repetition factors as floats.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import Field
+
+from olmospec.ir.base import Frozen
+from olmospec.ir.model import ModelConfig, YarnConfig
+from olmospec.ir.train import OptimizerConfig
+
+
+class TokenizerTrain(Frozen):
+    algorithm: Literal["bpe"] = "bpe"
+    vocab: int
+    sources: tuple[str, ...]
+    min_frequency: int = 2
+    split_digits: bool = True
+    max_docs: int | None = None
+
+
+class Tokenizer(Frozen):
+    name: str
+    path: str | None = None  # a local folder or an HF id
+    train: TokenizerTrain | None = None
+    vocab: int | None = None
+    pad_to: int = 1
+
+
+class Source(Frozen):
+    name: str
+    path: str | None = None  # a local file, folder or glob (jsonl, jsonl.gz, jsonl.zst, parquet)
+    dataset: str | None = None  # an HF dataset id or a local `save_to_disk` folder
+    split: str = "train"
+    format: Literal["auto", "jsonl", "parquet", "hf"] = "auto"
+    text: str = "text"
+    id: str = "id"
+    tokens: int | None = None  # declared size, used when no manifest exists yet
+    docs: int | None = None
+    license: str | None = None
+
+
+class ExactStep(Frozen):
+    kind: Literal["exact"] = "exact"
+    normalize: bool = True
+
+
+class MinhashStep(Frozen):
+    kind: Literal["minhash"] = "minhash"
+    ngram: int = 5
+    permutations: int | None = None
+    bands: int | None = None
+    rows: int | None = None
+    threshold: float = 0.8
+    verify: Literal["jaccard", "none"] = "jaccard"
+    max_cluster: int = 10000
+
+
+class SubstringStep(Frozen):
+    kind: Literal["substring"] = "substring"
+    min_bytes: int = 500
+    keep: Literal["one", "none"] = "one"
+
+
+class QualityStep(Frozen):
+    kind: Literal["quality"] = "quality"
+    model: Literal["fasttext"] = "fasttext"
+    positive: tuple[str, ...]
+    negative: tuple[str, ...]
+
+
+class UpsampleStep(Frozen):
+    kind: Literal["upsample"] = "upsample"
+    drop_below: float = 0.4
+    max_repeat: float = 7.0
+    per: str = "source"  # a document field (e.g. "topic") or "source"
+    tokens: int | None = None  # target; None keeps the available token count
+    seed: int = 0
+
+
+class DecontaminateStep(Frozen):
+    kind: Literal["decontaminate"] = "decontaminate"
+    against: tuple[str, ...]  # task names (resolved from `evals`)
+    ngram: int = 8
+    min_overlap: float = 0.5
+
+
+class FimStep(Frozen):
+    kind: Literal["fim"] = "fim"
+    rate: float = 0.5
+    spm: float = 0.5
+    seed: int = 0
+
+
+CurateStep = Annotated[
+    Union[ExactStep, MinhashStep, SubstringStep, QualityStep, UpsampleStep, DecontaminateStep, FimStep],
+    Field(discriminator="kind"),
+]
+
+
+class Curate(Frozen):
+    name: str
+    sources: tuple[str, ...]
+    steps: tuple[CurateStep, ...]
+    tokens: int | None = None  # declared yield, used when no manifest exists yet
+
+
+class MixEntry(Frozen):
+    name: str  # a source, curation or mix
+    share: float  # fraction of the mix
+    max_repeat: float | None = None
+
+
+class Mix(Frozen):
+    name: str
+    entries: tuple[MixEntry, ...]
+    tokens: int | None = None
+
+
+class ExternalModel(Frozen):
+    """A model the flow does not train (e.g. the DPO delta pair's chosen/rejected generators)."""
+
+    name: str
+    path: str
+
+
+class ScheduleSpec(Frozen):
+    kind: Literal["cosine", "linear", "wsd", "constant"]
+    warmup: tuple[Literal["steps", "fraction"], float] = ("steps", 0.0)
+    final: float = 0.0
+    decay: float = 0.1
+
+
+class StageRuntime(Frozen):
+    """Not part of a stage's identity."""
+
+    gpus: int | None = None
+    nodes: int = 1
+    procs_per_node: int | None = None
+    launcher: Literal["local", "torchrun", "slurm", "ray"] = "local"
+    throughput: float | None = None  # tokens/s/GPU, for GPU-hours
+    price: float | None = None  # USD per GPU-hour
+    micro_batch: int | None = None
+    compile: bool = False
+    activation_checkpointing: bool = False
+    device: Literal["cpu", "cuda", "auto"] = "auto"
+    threads: int | None = None
+    checkpoint_every: int | None = None
+
+
+class DeltaPairs(Frozen):
+    chosen: str
+    rejected: str
+
+
+class DpoSettings(Frozen):
+    prompts: str
+    pairs: DeltaPairs
+    loss: Literal["dpo", "dpo_norm"] = "dpo_norm"
+    beta: float = 5.0
+    length_control: int | None = None  # max |len(chosen) - len(rejected)| in tokens
+    max_pairs: int | None = None
+
+
+class RlvrSettings(Frozen):
+    prompts: str
+    rewards: tuple[Literal["math", "code", "ifeval", "random"], ...]
+    group: int = 8
+    prompts_per_batch: int = 64
+    clip: tuple[float, float] = (0.2, 0.272)
+    tis_cap: float | None = 2.0
+    kl: float = 0.0
+    active_sampling: bool = True
+    temperature: float = 1.0
+    max_response: int = 1024
+    minibatches: int = 1
+
+
+StageKind = Literal["pretrain", "midtrain", "longctx", "sft", "dpo", "rlvr"]
+STAGE_KINDS: tuple[str, ...] = ("pretrain", "midtrain", "longctx", "sft", "dpo", "rlvr")
+
+
+class Stage(Frozen):
+    name: str
+    kind: StageKind
+    after: str | None = None
+    model: str | None = None  # pretrain: the model block; later stages continue from `after`
+    data: str | None = None  # a mix, source or curation
+    tokenizer: str | None = None  # defaults to the model's
+    tokens: int | None = None
+    steps: int | None = None
+    epochs: float | None = None
+    seq: int | None = None
+    batch: tuple[Literal["tokens", "seqs"], int] | None = None
+    optimizer: OptimizerConfig | None = None
+    schedule: ScheduleSpec | None = None
+    yarn: YarnConfig | None = None
+    doc_mask: bool = False
+    seed: int | None = None
+    dpo: DpoSettings | None = None
+    rlvr: RlvrSettings | None = None
+    runtime: StageRuntime = StageRuntime()
+
+
+class Task(Frozen):
+    name: str
+    type: Literal["generate", "multiple_choice", "ifeval", "ruler", "perplexity"] = "generate"
+    path: str | None = None  # local jsonl
+    dataset: str | None = None  # HF dataset id (used by decontamination of the real recipe)
+    lm_eval: str | None = None  # an lm-eval built-in task name
+    metric: str = "exact_match"
+    limit: int | None = None
+
+
+class Eval(Frozen):
+    name: str
+    after: tuple[str, ...]
+    tasks: tuple[str, ...] = ()
+    ruler: tuple[int, ...] = ()
+    contamination: Literal["check", "off"] = "off"
+
+
+class Report(Frozen):
+    name: str
+    rows: Literal["variants", "stages"] = "variants"
+    columns: tuple[str, ...]
+    baseline: str = "base"
+    format: tuple[Literal["markdown", "latex", "html", "csv"], ...] = ("markdown",)
+
+
+class GlobalRuntime(Frozen):
+    gpu: str = "H100"
+    price: float | None = None
+
+
+class Spec(Frozen):
+    """One variant of an experiment, fully resolved."""
+
+    file: str
+    version: int = 1
+    tokenizers: dict[str, Tokenizer] = {}
+    sources: dict[str, Source] = {}
+    curations: dict[str, Curate] = {}
+    mixes: dict[str, Mix] = {}
+    models: dict[str, ModelConfig] = {}
+    model_tokenizers: dict[str, str] = {}
+    external_models: dict[str, ExternalModel] = {}
+    stages: dict[str, Stage] = {}
+    tasks: dict[str, Task] = {}
+    evals: dict[str, Eval] = {}
+    reports: dict[str, Report] = {}
+    seeds: tuple[int, ...] = (0,)
+    seeds_from: str | None = None
+    runtime: GlobalRuntime = GlobalRuntime()

@@ -1,0 +1,267 @@
+"""Ablations, sweeps and seeds -> concrete variants, each a fully resolved Spec.
+
+An ablation is a delta on the base experiment's syntax tree: set a field (`sft.lr = 1e-4`), turn a
+block off (`web.upsample = off`), drop a stage (`drop dpo`: stages and evals after it rewire to its
+predecessor) or replace a block's body (`replace olmo3_7b { ... }`). Editing the tree, not the
+resolved IR, means a variant goes through exactly the same checks as the base, and an error in an
+ablation points at the ablation's own line.
+
+A sweep is a cartesian product of field values (`sweep lr { sft.lr = [2.5e-5, 5e-5, 1e-4] }`);
+`seeds = [1, 2, 3]` multiplies every variant, setting the seed of each training stage (from
+`seeds_from` on, if given), so that stages before it are shared by all seeds.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field, replace
+
+from olmospec import ast
+from olmospec.errors import Diagnostics, SpecError, SpecErrors, did_you_mean
+from olmospec.ir import spec as S
+from olmospec.resolve import resolve
+from olmospec.resolve_blocks import step_kind
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    kind: str  # "base" | "ablation" | "sweep"
+    spec: S.Spec
+    seed: int | None = None
+    changes: tuple[str, ...] = ()  # human-readable deltas, for plan/diff/report
+
+
+@dataclass
+class Experiment:
+    file: str
+    base: S.Spec
+    variants: list[Variant] = field(default_factory=list)
+    items: tuple[ast.Item, ...] = ()
+
+
+_OFF = ("off", "none")
+
+
+def _top_blocks(items):
+    return [i for i in items if isinstance(i, ast.Section) and i.kind not in ("ablation", "sweep")]
+
+
+def _find_top(items, name: str):
+    for i, it in enumerate(items):
+        if isinstance(it, ast.Section) and it.kind not in ("ablation", "sweep", "report") and it.name == name:
+            return i
+    return None
+
+
+def _matches(sec: ast.Section, key: str) -> bool:
+    return sec.kind == key or step_kind(sec) == key
+
+
+def _set_in_body(body: tuple[ast.Item, ...], rest: tuple[str, ...], value: ast.Value, pos) -> tuple[ast.Item, ...]:
+    key = rest[0]
+    items = list(body)
+    if len(rest) == 1:
+        for i, it in enumerate(items):
+            if isinstance(it, ast.Assign) and it.key == key:
+                items[i] = ast.Assign(it.path, value, it.pos)
+                return tuple(items)
+            if isinstance(it, ast.Section) and _matches(it, key):
+                if isinstance(value, ast.Name) and value.name in _OFF:
+                    del items[i]
+                    return tuple(items)
+                if isinstance(it.atom, ast.Number) and isinstance(value, ast.Number):  # a mix share
+                    items[i] = replace(it, atom=value)
+                    return tuple(items)
+                if isinstance(value, ast.Name) and it.kind != "dedup":  # `schedule = linear`
+                    items[i] = replace(it, atom=value)
+                    return tuple(items)
+                raise SpecError(pos, f"'{key}' is a block: set one of its fields, or turn it off with '= off'")
+        if isinstance(value, ast.Name) and value.name in _OFF:
+            raise SpecError(pos, f"there is no '{key}' to turn off")
+        return tuple(items) + (ast.Assign((key,), value, pos),)
+    for i, it in enumerate(items):
+        if isinstance(it, ast.Section) and _matches(it, key):
+            items[i] = it.with_body(_set_in_body(it.body or (), rest[1:], value, pos))
+            return tuple(items)
+    new = ast.Section((key,), None, (), _set_in_body((), rest[1:], value, pos), pos)
+    return tuple(items) + (new,)
+
+
+def apply_set(items, path: tuple[str, ...], value: ast.Value, pos) -> tuple[ast.Item, ...]:
+    idx = _find_top(items, path[0])
+    if idx is None:
+        names = {i.name for i in _top_blocks(items) if i.name}
+        raise SpecError(pos, f"unknown block '{path[0]}'{did_you_mean(path[0], names)}")
+    if len(path) == 1:
+        raise SpecError(pos, f"'{path[0]}' is a block: set one of its fields ('{path[0]}.FIELD = ...')")
+    items = list(items)
+    items[idx] = items[idx].with_body(_set_in_body(items[idx].body or (), path[1:], value, pos))
+    return tuple(items)
+
+
+def apply_drop(items, stage: str, pos) -> tuple[ast.Item, ...]:
+    idx = _find_top(items, stage)
+    if idx is None or items[idx].kind != "stage":
+        stages = {i.name for i in _top_blocks(items) if i.kind == "stage" and i.name}
+        raise SpecError(pos, f"unknown stage '{stage}'{did_you_mean(stage, stages)}")
+    dropped = items[idx]
+    prev = dropped.clause("after")
+    out = []
+    for i, it in enumerate(items):
+        if i == idx:
+            continue
+        if isinstance(it, ast.Section) and it.kind in ("stage", "eval"):
+            clauses = []
+            for c in it.clauses:
+                if c.keyword == "after":
+                    c = _rewire(c, stage, prev, it, pos)
+                    if c is None:
+                        continue
+                clauses.append(c)
+            it = replace(it, clauses=tuple(clauses))
+        out.append(it)
+    return tuple(out)
+
+
+def _rewire(c: ast.Clause, stage: str, prev: ast.Clause | None, owner: ast.Section, pos) -> ast.Clause | None:
+    v = c.value
+    if isinstance(v, ast.Name) and v.name == stage:
+        if prev is None:
+            if owner.kind == "eval":
+                raise SpecError(pos, f"dropping '{stage}' leaves eval '{owner.name}' after nothing")
+            return None
+        return ast.Clause("after", prev.value, c.pos)
+    if isinstance(v, ast.ListV):
+        kept = tuple(x for x in v.items if not (isinstance(x, ast.Name) and x.name == stage))
+        if not kept:
+            raise SpecError(pos, f"dropping '{stage}' leaves {owner.kind} '{owner.name}' after nothing")
+        return ast.Clause("after", replace(v, items=kept), c.pos)
+    return c
+
+
+def apply_ablation(items, abl: ast.Section) -> tuple[tuple[ast.Item, ...], tuple[str, ...]]:
+    changes = []
+    for op in abl.body or ():
+        if isinstance(op, ast.Assign):
+            items = apply_set(items, op.path, op.value, op.pos)
+            changes.append(f"{op.key} = {_text(op.value)}")
+        elif op.kind == "drop" and op.name and op.body is None:
+            items = apply_drop(items, op.name, op.pos)
+            changes.append(f"drop {op.name}")
+        elif op.kind == "replace" and op.name and op.body is not None:
+            idx = _find_top(items, op.name)
+            if idx is None:
+                names = {i.name for i in _top_blocks(items) if i.name}
+                raise SpecError(op.pos, f"unknown block '{op.name}'{did_you_mean(op.name, names)}")
+            items = tuple(items[:idx]) + (items[idx].with_body(op.body),) + tuple(items[idx + 1:])
+            changes.append(f"replace {op.name}")
+        else:
+            raise SpecError(op.pos, "an ablation holds 'FIELD.PATH = VALUE', 'drop STAGE' or 'replace BLOCK { ... }'")
+    return items, tuple(changes)
+
+
+def _text(v: ast.Value) -> str:
+    if isinstance(v, ast.Number):
+        return v.text
+    if isinstance(v, ast.Name):
+        return v.name
+    if isinstance(v, ast.String):
+        return f'"{v.value}"'
+    if isinstance(v, ast.ListV):
+        return "[" + ", ".join(_text(i) for i in v.items) + "]"
+    if isinstance(v, ast.Dotted):
+        return v.name
+    return "..."
+
+
+def sweep_points(sw: ast.Section) -> list[tuple[tuple[ast.Assign, ...], str]]:
+    axes = []
+    for op in sw.body or ():
+        if not isinstance(op, ast.Assign) or not isinstance(op.value, ast.ListV) or not op.value.items:
+            raise SpecError(op.pos, "a sweep holds 'FIELD.PATH = [VALUE, ...]' lines")
+        axes.append([ast.Assign(op.path, v, v.pos) for v in op.value.items])
+    if not axes:
+        raise SpecError(sw.pos, f"sweep '{sw.name}' is empty")
+    return [(combo, ",".join(f"{a.key}={_text(a.value)}" for a in combo)) for combo in itertools.product(*axes)]
+
+
+def _seeded(spec: S.Spec, seed: int) -> S.Spec:
+    order = _stage_order(spec)
+    start = spec.seeds_from
+    active = start is None
+    stages = dict(spec.stages)
+    for name in order:
+        if name == start:
+            active = True
+        st = stages[name]
+        if active and st.seed is None:
+            stages[name] = st.model_copy(update={"seed": seed})
+        elif st.seed is None:
+            stages[name] = st.model_copy(update={"seed": spec.seeds[0]})
+    return spec.model_copy(update={"stages": stages})
+
+
+def _stage_order(spec: S.Spec) -> list[str]:
+    done: list[str] = []
+    pending = sorted(spec.stages)
+    while pending:
+        for n in pending:
+            a = spec.stages[n].after
+            if a is None or a in done or a not in spec.stages:
+                done.append(n)
+                pending.remove(n)
+                break
+        else:  # a cycle; resolve has reported it
+            done.extend(pending)
+            break
+    return done
+
+
+def expand(items: tuple[ast.Item, ...], file: str) -> Experiment:
+    """Base + ablations + sweep points, times seeds; every variant resolved and checked."""
+    base_items = tuple(i for i in items if not (isinstance(i, ast.Section) and i.kind in ("ablation", "sweep")))
+    base = resolve(base_items, file)
+    diags = Diagnostics()
+    raw: list[tuple[str, str, tuple, tuple[str, ...]]] = [("base", "base", base_items, ())]
+    seen = {"base"}
+    for sec in items:
+        if not isinstance(sec, ast.Section) or sec.kind not in ("ablation", "sweep"):
+            continue
+        if not sec.name or sec.body is None:
+            diags.error(sec.pos, f"a {sec.kind} needs a name and a body: '{sec.kind} NAME {{ ... }}'")
+            continue
+        if sec.name in seen:
+            diags.error(sec.atom.pos, f"variant '{sec.name}' is defined twice")
+            continue
+        seen.add(sec.name)
+        try:
+            if sec.kind == "ablation":
+                v_items, changes = apply_ablation(base_items, sec)
+                raw.append((sec.name, "ablation", v_items, changes))
+            else:
+                for combo, label in sweep_points(sec):
+                    v_items = base_items
+                    for a in combo:
+                        v_items = apply_set(v_items, a.path, a.value, a.pos)
+                    raw.append((f"{sec.name}[{label}]", "sweep", v_items, tuple(f"{a.key} = {_text(a.value)}" for a in combo)))
+        except SpecError as e:
+            diags.add(e)
+    diags.raise_if_any()
+    variants: list[Variant] = []
+    for name, kind, v_items, changes in raw:
+        try:
+            spec = base if kind == "base" else resolve(v_items, file)
+        except SpecErrors as e:
+            for err in e.errors:
+                diags.add(SpecError(err.pos, f"in {kind} '{name}': {err.message}", err.hint))
+            continue
+        except SpecError as err:
+            diags.add(SpecError(err.pos, f"in {kind} '{name}': {err.message}", err.hint))
+            continue
+        seeds = base.seeds
+        for s in seeds:
+            vname = name if len(seeds) == 1 else f"{name}@seed{s}"
+            variants.append(Variant(vname, kind, _seeded(spec, s), s, changes))
+    diags.raise_if_any()
+    return Experiment(file, base, variants, items)

@@ -1,0 +1,287 @@
+"""Read and write curation shards: jsonl (plain, .gz, .zst), parquet, and HF datasets on disk.
+
+A shard is one input file (or one `datasets.save_to_disk` folder). Reading never stops on a bad
+record: invalid UTF-8, invalid JSON, a record that is not an object, a missing or non-string text
+field, a missing, non-string or repeated id all become a `Reject` (file, 1-based line or row, reason)
+and the shard goes on. Writers write to a temporary file in the same folder and rename it, so a
+killed run never leaves a file that looks complete.
+
+    docs, rejects = read_shard("web-000.jsonl.zst", text_field="content")
+    write_docs("kept.parquet", docs)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from runners.curation.base import Doc
+
+DOC_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".parquet")
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """An input record that could not be read as a document, and where it was."""
+
+    file: str
+    line: int
+    reason: str
+    id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "reason": self.reason, "file": self.file, "line": self.line}
+
+
+def doc_suffix(path: str | os.PathLike) -> str:
+    """The format suffix of `path` (".jsonl.gz", ...); raises ValueError for an unknown format."""
+    name = str(path).lower()
+    for suffix in sorted(DOC_SUFFIXES, key=len, reverse=True):
+        if name.endswith(suffix):
+            return suffix
+    raise ValueError(f"{path}: unknown document format (expected one of {', '.join(DOC_SUFFIXES)})")
+
+
+def is_hf_dataset(path: str | os.PathLike) -> bool:
+    """A folder written by `datasets.Dataset.save_to_disk` (it holds `state.json`)."""
+    return Path(path, "state.json").is_file()
+
+
+def list_shards(paths: Iterable[str | os.PathLike]) -> list[str]:
+    """Expand input paths into shards, in a stable order.
+
+    Files are taken as given (in the given order); a folder that is a saved HF dataset is one shard;
+    any other folder contributes its document files in sorted name order. The order matters: it is
+    the "first occurrence" order the dedup steps use to pick the copy they keep.
+    """
+    shards: list[str] = []
+    for p in paths:
+        path = Path(p)
+        if path.is_dir() and not is_hf_dataset(path):
+            found = sorted(str(f) for f in path.rglob("*") if f.is_file() and _known(f))
+            if not found:
+                raise ValueError(f"{path}: folder holds no document files ({', '.join(DOC_SUFFIXES)})")
+            shards.extend(found)
+        elif path.exists():
+            if not path.is_dir():
+                doc_suffix(path)
+            shards.append(str(path))
+        else:
+            raise FileNotFoundError(f"{path}: no such file or folder")
+    return shards
+
+
+def _known(path: Path) -> bool:
+    try:
+        doc_suffix(path)
+    except ValueError:
+        return False
+    return True
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+def read_shard(
+    path: str | os.PathLike, *, text_field: str = "text", id_field: str = "id"
+) -> tuple[list[Doc], list[Reject]]:
+    """All readable documents of one shard, and the rejects (with file and 1-based line/row)."""
+    docs: list[Doc] = []
+    rejects: list[Reject] = []
+    seen: set[str] = set()
+    name = str(path)
+    for line, record in _records(path):
+        outcome = _check(record, name, line, text_field, id_field, seen)
+        if isinstance(outcome, Reject):
+            rejects.append(outcome)
+        else:
+            docs.append(outcome)
+    return docs, rejects
+
+
+class _Bad:
+    """A record that failed before it became a dict (bad bytes or bad JSON)."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def _records(path: str | os.PathLike) -> Iterator[tuple[int, Any]]:
+    if Path(path).is_dir():
+        yield from _hf_records(path)
+        return
+    suffix = doc_suffix(path)
+    if suffix == ".parquet":
+        yield from _parquet_records(path)
+        return
+    with _open_read(path, suffix) as f:
+        for line, raw in enumerate(f, start=1):
+            if not raw.strip():
+                continue  # NOTE: a blank line (e.g. the trailing newline of a file) is not a record
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                yield line, _Bad("invalid_utf8")
+                continue
+            try:
+                yield line, json.loads(text)
+            except ValueError:
+                yield line, _Bad("invalid_json")
+
+
+@contextlib.contextmanager
+def _open_read(path: str | os.PathLike, suffix: str) -> Iterator[io.BufferedIOBase]:
+    if suffix == ".jsonl.gz":
+        with gzip.open(path, "rb") as f:
+            yield f
+    elif suffix == ".jsonl.zst":
+        import zstandard
+
+        with open(path, "rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw) as z:
+            yield io.BufferedReader(z)
+    else:
+        with open(path, "rb") as f:
+            yield f
+
+
+def _parquet_records(path: str | os.PathLike) -> Iterator[tuple[int, Any]]:
+    import pyarrow.parquet as pq
+
+    row = 0
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=4096):
+        for record in batch.to_pylist():
+            row += 1
+            yield row, record
+
+
+def _hf_records(path: str | os.PathLike) -> Iterator[tuple[int, Any]]:
+    import datasets  # NOTE: imported here: heavy, and only needed for this input kind
+
+    ds = datasets.load_from_disk(str(path))
+    if isinstance(ds, datasets.DatasetDict):
+        raise ValueError(f"{path}: a DatasetDict; pass one split's folder (e.g. {path}/train)")
+    row = 0
+    for batch in ds.iter(batch_size=4096):
+        columns = list(batch)
+        for values in zip(*(batch[c] for c in columns), strict=True):
+            row += 1
+            yield row, dict(zip(columns, values, strict=True))
+
+
+def _check(
+    record: Any, file: str, line: int, text_field: str, id_field: str, seen: set[str]
+) -> Doc | Reject:
+    if isinstance(record, _Bad):
+        return Reject(file, line, record.reason)
+    if not isinstance(record, dict):
+        return Reject(file, line, "not_an_object")
+    doc_id = record.get(id_field)
+    if doc_id is None:
+        return Reject(file, line, "missing_id")
+    if not isinstance(doc_id, str):
+        return Reject(file, line, "id_not_string", str(doc_id))
+    if text_field not in record or record[text_field] is None:
+        return Reject(file, line, "missing_text", doc_id)
+    text = record[text_field]
+    if isinstance(text, bytes):
+        try:
+            text = record[text_field] = text.decode("utf-8")
+        except UnicodeDecodeError:
+            return Reject(file, line, "invalid_utf8", doc_id)
+    if not isinstance(text, str):
+        return Reject(file, line, "text_not_string", doc_id)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates, e.g. a JSON "\ud800" escape
+        return Reject(file, line, "invalid_unicode", doc_id)
+    if doc_id in seen:
+        return Reject(file, line, "duplicate_id", doc_id)
+    seen.add(doc_id)
+    return record
+
+
+# -- writing ---------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[str]:
+    """Yield a temporary path next to `path`; rename it onto `path` only if the block succeeds."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o644)  # NOTE: mkstemp makes 0600 files; outputs are ordinary shared files
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_docs(path: str | os.PathLike, docs: Iterable[Doc]) -> int:
+    """Write documents in the format `path`'s suffix names, atomically; returns the count."""
+    suffix = doc_suffix(path)
+    if suffix == ".parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        rows = list(docs)
+        with atomic_path(path) as tmp:
+            pq.write_table(pa.Table.from_pylist(rows), tmp)
+        return len(rows)
+    return write_jsonl(path, docs, suffix=suffix)
+
+
+def write_jsonl(path: str | os.PathLike, records: Iterable[dict[str, Any]], *, suffix: str = ".jsonl") -> int:
+    """Write JSON lines (optionally .gz/.zst compressed), atomically; returns the count."""
+    n = 0
+    with atomic_path(path) as tmp, open(tmp, "wb") as raw, _compressor(raw, suffix) as f:
+        for record in records:
+            f.write(json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n")
+            n += 1
+    return n
+
+
+@contextlib.contextmanager
+def _compressor(raw: io.BufferedWriter, suffix: str) -> Iterator[Any]:
+    if suffix == ".jsonl.gz":
+        # NOTE: mtime=0 and no file name keep the bytes identical from run to run
+        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as f:
+            yield f
+    elif suffix == ".jsonl.zst":
+        import zstandard
+
+        with zstandard.ZstdCompressor().stream_writer(raw, closefd=False) as f:
+            yield f
+    else:
+        yield raw
+
+
+def iter_jsonl(path: str | os.PathLike) -> Iterator[dict[str, Any]]:
+    """Records of a jsonl file this package wrote (trusted: no reject handling)."""
+    with _open_read(path, doc_suffix(path)) as f:
+        for raw in f:
+            if raw.strip():
+                yield json.loads(raw)
+
+
+def sibling(output: str | os.PathLike, kind: str) -> str:
+    """`out.jsonl.zst` -> `out.<kind>.jsonl`: where removed documents and rejects of a step go."""
+    out = str(output)
+    try:
+        stem = out[: -len(doc_suffix(out))]
+    except ValueError:
+        stem = out
+    return f"{stem}.{kind}.jsonl"

@@ -1,0 +1,142 @@
+"""Sharded checkpoints (torch.distributed.checkpoint) written atomically, and the final HF export.
+
+Layout under `<output>/checkpoints/`:
+
+    step_00000100/   DCP files (model + optimizer, sharded as trained) and trainer_rank<r>.pt
+                     (step, sampler state, RNG state of rank r)
+    latest           the name of the newest complete checkpoint
+
+A checkpoint is written to `step_N.tmp/` and renamed only when every rank has finished, and `latest`
+is replaced atomically after that, so a process killed at any moment leaves either the previous
+checkpoint or the new one, never a half-written one that `latest` names. DCP reshards on load, so
+a run may resume on a different number of ranks.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from runners.train.launch import Dist
+
+KEEP = 2  # complete checkpoints kept on disk; older ones are deleted after a new one lands
+
+
+def _quiet_single_process(d: Dist) -> None:
+    """DCP warns on every call that it assumes one process when no process group is up; here that
+    is the intent (one CPU process), so the warning is noise."""
+    if not d.initialized:
+        warnings.filterwarnings("ignore", message="torch.distributed is disabled", category=UserWarning)
+
+
+def _barrier(d: Dist) -> None:
+    if d.initialized:
+        import torch.distributed as dist
+
+        dist.barrier()
+
+
+class _AppState:
+    """Model and optimizer as one DCP `Stateful`, so DCP reshards both on load."""
+
+    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer):
+        self.model, self.optimizer = model, optimizer
+
+    def state_dict(self) -> dict:
+        from torch.distributed.checkpoint.state_dict import get_state_dict
+
+        msd, osd = get_state_dict(self.model, self.optimizer)
+        return {"model": msd, "optim": osd}
+
+    def load_state_dict(self, state: dict) -> None:
+        from torch.distributed.checkpoint.state_dict import set_state_dict
+
+        set_state_dict(
+            self.model, self.optimizer, model_state_dict=state["model"], optim_state_dict=state["optim"]
+        )
+
+
+def _rng_state() -> dict:
+    out = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        out["cuda"] = torch.cuda.get_rng_state_all()
+    return out
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class Checkpointer:
+    def __init__(self, folder: str | Path, d: Dist):
+        self.folder, self.d = Path(folder), d
+        _quiet_single_process(d)
+
+    def latest(self) -> Path | None:
+        pointer = self.folder / "latest"
+        if not pointer.exists():
+            return None
+        path = self.folder / pointer.read_text().strip()
+        return path if path.is_dir() else None
+
+    def save(self, step: int, model: nn.Module, optimizer: torch.optim.Optimizer, trainer: dict) -> Path:
+        import torch.distributed.checkpoint as dcp
+
+        final = self.folder / f"step_{step:08d}"
+        tmp = self.folder / f"step_{step:08d}.tmp"
+        if self.d.is_main:
+            shutil.rmtree(tmp, ignore_errors=True)  # left by a run killed while saving
+            tmp.mkdir(parents=True)
+        _barrier(self.d)
+        dcp.save({"app": _AppState(model, optimizer)}, checkpoint_id=str(tmp))
+        torch.save({**trainer, "step": step, "rng": _rng_state()}, tmp / f"trainer_rank{self.d.rank}.pt")
+        _barrier(self.d)
+        if self.d.is_main:
+            shutil.rmtree(final, ignore_errors=True)
+            os.rename(tmp, final)
+            pointer = self.folder / "latest.tmp"
+            pointer.write_text(final.name + "\n")
+            os.replace(pointer, self.folder / "latest")
+            done = sorted(p for p in self.folder.glob("step_*") if p.is_dir() and not p.name.endswith(".tmp"))
+            for old in done[:-KEEP]:
+                shutil.rmtree(old, ignore_errors=True)
+        _barrier(self.d)
+        return final
+
+    def load(self, path: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -> dict:
+        """Restore model, optimizer and RNG in place; returns the trainer state (step, sampler)."""
+        import torch.distributed.checkpoint as dcp
+
+        dcp.load({"app": _AppState(model, optimizer)}, checkpoint_id=str(path))
+        mine = path / f"trainer_rank{self.d.rank}.pt"
+        trainer = torch.load(mine if mine.exists() else path / "trainer_rank0.pt", weights_only=False)
+        _set_rng_state(trainer.pop("rng"))
+        return trainer
+
+
+def export_hf(model: nn.Module, d: Dist, folder: str | Path, tokenizer) -> None:
+    """Gather the full weights to rank 0 (CPU) and write `save_pretrained` + the tokenizer, atomically,
+    so `AutoModelForCausalLM.from_pretrained(folder)` loads the stage's final model directly."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+    from transformers import AutoModelForCausalLM
+
+    full = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    if d.is_main:
+        folder = Path(folder)
+        tmp = folder.with_name(folder.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        with torch.device("meta"):
+            out = AutoModelForCausalLM.from_config(model.config)
+        out.load_state_dict({k: v.detach().cpu() for k, v in full.items()}, assign=True, strict=True)
+        out.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        shutil.rmtree(folder, ignore_errors=True)
+        os.rename(tmp, folder)
+    _barrier(d)

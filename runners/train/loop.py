@@ -1,0 +1,254 @@
+"""`run(config)`: one training stage from config to exported model, resuming if it was interrupted.
+
+The order of a stage: build the model on meta, shard it, materialise it (fresh init for pretrain,
+the previous stage's `hf/` weights otherwise), restore the newest checkpoint if there is one, train
+to `steps` (checkpointing every `runtime.checkpoint_every`), checkpoint the final step, then export
+`hf/` and write metrics.json and receipt.json. A run that dies after the final checkpoint resumes
+straight into the export.
+
+Every token of the global batch weighs the same: each rank sums its losses and divides by the
+trained-token count of the whole global batch (one all-reduce per step), then scales by the world
+size because FSDP averages gradients over ranks. So 1 rank and N ranks compute the same update.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from olmospec.arch import flops_per_token
+from olmospec.ir.train import TrainConfig
+from runners.train import checkpoint as ckpt
+from runners.train import metrics as mx
+from runners.train.data import (
+    Mixture,
+    Source,
+    micro_batches,
+    positions_and_masks,
+    pretrain_batch,
+    rank_rows,
+)
+from runners.train.launch import Dist, setup, teardown
+from runners.train.model import (
+    FULL,
+    SLIDING,
+    build_meta,
+    hf_config,
+    init_weights,
+    load_hf_weights,
+    materialize,
+)
+from runners.train.optim import build_optimizer, loss_sums, lr_at
+from runners.train.parallel import compute_dtype, parallelize
+from runners.train.sft import CHAT_TEMPLATE, ChatData
+
+
+def _all_sum(t: torch.Tensor, d: Dist) -> torch.Tensor:
+    if d.initialized:
+        import torch.distributed as dist
+
+        dist.all_reduce(t)
+    return t
+
+
+def load_tokenizer(path: str):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(path)
+    if tok.eos_token_id is None:
+        raise ValueError(f"tokenizer {path} has no EOS token; token shards and SFT need one")
+    return tok
+
+
+class Stage:
+    """Everything `run` assembles, kept together so that the benchmark can time `train_step` alone."""
+
+    def __init__(self, config: TrainConfig, d: Dist):
+        self.config, self.d = config, d
+        self.tokenizer = load_tokenizer(config.tokenizer)
+        if len(self.tokenizer) > config.model.padded_vocab:
+            raise ValueError(
+                f"tokenizer has {len(self.tokenizer)} tokens but model.vocab_size (padded) is "
+                f"{config.model.padded_vocab}"
+            )
+        self.eos = self.tokenizer.eos_token_id
+        self.hf = hf_config(
+            config.model,
+            eos_id=self.eos,
+            pad_id=self.tokenizer.pad_token_id,
+            max_positions=config.seq_len,
+            yarn=config.yarn,
+        )
+        self.dtype = compute_dtype(d.device, config.runtime.dtype)
+        model = build_meta(self.hf)
+        parallelize(
+            model,
+            d,
+            param_dtype=self.dtype,
+            activation_checkpointing=config.runtime.activation_checkpointing,
+            compile=config.runtime.compile,
+        )
+        materialize(model, d.device)
+        if config.init_from is not None:
+            load_hf_weights(model, Path(config.init_from) / "hf")
+        else:
+            init_weights(model, config.model.init_std, config.seed)
+        model.train()
+        self.model = model
+        self.optimizer = build_optimizer(model, config.optimizer)
+        self.windows = {FULL: None, SLIDING: self.hf.sliding_window}
+        if config.kind == "sft":
+            self.chat = ChatData(config.data, self.tokenizer, config.seq_len, config.seed)
+            if self.tokenizer.chat_template is None:
+                self.tokenizer.chat_template = CHAT_TEMPLATE
+            self.steps = config.steps or self.chat.steps(config.epochs or 1.0, config.batch_seqs)
+            self.mixture = None
+        else:
+            if config.steps is None:
+                raise ValueError(f"a {config.kind} stage needs `steps`")
+            sources = [Source(c, config.seq_len) for c in config.data]
+            self.mixture = Mixture(sources, [c.share for c in config.data], config.seed)
+            self.steps = config.steps
+            self._check_repeats()
+        self.rows = rank_rows(config.batch_seqs, d.rank, d.world)
+        self.autocast = (not d.initialized) and self.dtype != torch.float32
+
+    def _check_repeats(self) -> None:
+        """Refuse a run that would read a source more often than its `max_repeat` allows."""
+        cfg = self.config
+        for comp, src in zip(cfg.data, self.mixture.sources, strict=True):
+            if comp.max_repeat is None:
+                continue
+            expected = self.steps * cfg.batch_seqs * comp.share / sum(c.share for c in cfg.data)
+            if expected > comp.max_repeat * src.n_instances:
+                raise ValueError(
+                    f"data source {comp.name!r}: {expected:.0f} sequences planned, {src.n_instances} available; "
+                    f"more than max_repeat={comp.max_repeat}"
+                )
+
+    def batch(self, step: int):
+        lo, hi = self.rows
+        if self.mixture is not None:
+            return pretrain_batch(self.mixture.step_batch(step, self.config.batch_seqs, lo, hi), self.eos)
+        return self.chat.step_batch(step, self.config.batch_seqs, lo, hi)
+
+    def train_step(self, step: int) -> dict:
+        """One optimizer update over global batch `step`; returns loss, lr and grad norm."""
+        cfg, d, model = self.config, self.d, self.model
+        lr = lr_at(step, self.steps, cfg.optimizer.lr, cfg.schedule)
+        for g in self.optimizer.param_groups:
+            g["lr"] = lr
+        micro = micro_batches(self.batch(step), cfg.runtime.micro_batch)
+        n_tokens = _all_sum(
+            sum(int((m.targets != -100).sum()) for m in micro)
+            * torch.ones((), dtype=torch.float64, device=d.device),
+            d,
+        )
+        scale = d.world / max(1.0, float(n_tokens))
+        ce_total = torch.zeros((), dtype=torch.float64, device=d.device)
+        for i, mb in enumerate(micro):
+            if d.initialized:
+                model.set_requires_gradient_sync(i == len(micro) - 1)
+            inputs, targets = mb.inputs.to(d.device), mb.targets.to(d.device)
+            kwargs = {}
+            if cfg.doc_mask:
+                positions, masks = positions_and_masks(mb.docs.to(d.device), self.windows, self.dtype)
+                kwargs = {"position_ids": positions, "attention_mask": masks}
+            with torch.autocast(d.device.type, dtype=self.dtype, enabled=self.autocast):
+                logits = model(input_ids=inputs, use_cache=False, **kwargs).logits
+            ce, z, _ = loss_sums(logits, targets)
+            ((ce + cfg.optimizer.z_loss * z) * scale).backward()
+            ce_total += ce.detach().double()
+        loss = float(_all_sum(ce_total, d)) / max(1.0, float(n_tokens))
+        clip = cfg.optimizer.clip if cfg.optimizer.clip is not None else float("inf")
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        if hasattr(norm, "full_tensor"):
+            norm = norm.full_tensor()
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return {"loss": loss, "lr": lr, "grad_norm": float(norm)}
+
+    def trainer_state(self) -> dict:
+        return {"sampler": self.mixture.state_dict() if self.mixture is not None else None}
+
+    def restore(self, trainer: dict) -> None:
+        if self.mixture is not None:
+            self.mixture.load_state_dict(trainer["sampler"])
+
+
+def run(config: TrainConfig) -> dict:
+    """Train one stage; returns the metrics summary (also written to `<output>/metrics.json`)."""
+    d = setup(config.runtime)
+    try:
+        return _run(config, d)
+    finally:
+        teardown(d)
+
+
+def _run(config: TrainConfig, d: Dist) -> dict:
+    from tqdm import tqdm
+
+    t_start = time.time()
+    torch.manual_seed(config.seed)
+    out = Path(config.output)
+    stage = Stage(config, d)
+    saver = ckpt.Checkpointer(out / "checkpoints", d)
+    start = 0
+    if (latest := saver.latest()) is not None:
+        trainer = saver.load(latest, stage.model, stage.optimizer)
+        stage.restore(trainer)
+        start = trainer["step"]
+    log = mx.StepLog(out / "plots" / "train.csv", start, d.is_main)
+    fpt = flops_per_token(config.model, config.seq_len)
+    peak = mx.peak_flops(d.device, stage.dtype)
+    tokens_per_step = config.batch_seqs * config.seq_len
+    every = max(1, config.runtime.checkpoint_every)
+    bar = tqdm(
+        range(start, stage.steps),
+        initial=start,
+        total=stage.steps,
+        disable=not d.is_main,
+        desc=config.stage_id,
+        mininterval=1.0,
+    )
+    for step in bar:
+        t0 = time.perf_counter()
+        r = stage.train_step(step)
+        dt = time.perf_counter() - t0
+        tps = tokens_per_step / dt
+        row = {
+            "step": step + 1,
+            "loss": r["loss"],
+            "lr": r["lr"],
+            "grad_norm": r["grad_norm"],
+            "tokens": (step + 1) * tokens_per_step,
+            "tokens_per_s": tps,
+            "mfu": (fpt * tps / (peak * d.world)) if peak else "",
+            "peak_mem_mb": mx.peak_memory_mb(d.device),
+        }
+        log.add(row)
+        if (step + 1) % config.runtime.log_every == 0:
+            bar.set_postfix(loss=f"{r['loss']:.4f}", tok_s=f"{tps:.0f}", refresh=False)
+        if (step + 1) % every == 0 or step + 1 == stage.steps:
+            saver.save(step + 1, stage.model, stage.optimizer, stage.trainer_state())
+    if start == stage.steps and stage.steps and saver.latest() is None:
+        saver.save(stage.steps, stage.model, stage.optimizer, stage.trainer_state())
+    ckpt.export_hf(stage.model, d, out / "hf", stage.tokenizer)
+    summary = mx.summarize(log.rows)
+    if d.is_main:
+        if stage.mixture is not None:
+            summary["epochs_per_source"] = stage.mixture.epochs()
+        else:
+            summary["sft_data"] = stage.chat.stats()
+        summary["params"] = sum(p.numel() for p in stage.model.parameters())
+        summary["flops_per_token"] = fpt
+        (out / "metrics.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+        rec = mx.receipt(
+            config, wall_s=time.time() - t_start, summary=summary, world=d.world, device=d.device
+        )
+        rec["resumed_from_step"] = start
+        (out / "receipt.json").write_text(json.dumps(rec, indent=2, sort_keys=True) + "\n")
+    return summary

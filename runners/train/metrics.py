@@ -1,0 +1,147 @@
+"""What a training stage reports: a per-step CSV (a DVC plot), metrics.json and receipt.json.
+
+MFU is achieved model FLOP/s over the hardware's peak: FLOPs per token come from
+`olmospec.arch.flops_per_token` (the planner's formula), peaks from the table below (bf16 dense,
+per device). On a CPU, or on an unknown GPU, MFU is `None` rather than a guess.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import platform
+import resource
+import socket
+import sys
+from pathlib import Path
+
+import torch
+
+from olmospec.ir.train import TrainConfig
+
+PEAK_BF16_FLOPS = {  # dense bf16 tensor-core FLOP/s per device, from the vendors' data sheets
+    "H200": 989e12,
+    "H100": 989e12,
+    "A100": 312e12,
+    "B200": 2250e12,
+    "L40S": 362e12,
+}
+
+COLUMNS = ["step", "loss", "lr", "grad_norm", "tokens", "tokens_per_s", "mfu", "peak_mem_mb"]
+
+
+def peak_flops(device: torch.device, dtype: torch.dtype) -> float | None:
+    if device.type != "cuda" or dtype != torch.bfloat16:
+        return None
+    name = torch.cuda.get_device_name(device)
+    return next((v for k, v in PEAK_BF16_FLOPS.items() if k in name), None)
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def config_hash(config: TrainConfig) -> str:
+    """sha256 of the canonical config JSON without `runtime`, which is not part of a stage's identity."""
+    canon = json.dumps(
+        config.model_dump(mode="json", exclude={"runtime"}), sort_keys=True, separators=(",", ":")
+    )
+    return hashlib.sha256(canon.encode()).hexdigest()
+
+
+class StepLog:
+    """Rows of `plots/train.csv`. On resume, rows past the checkpoint's step are dropped first, so
+    the file reads as one run; only rank 0 writes."""
+
+    def __init__(self, path: Path, resume_step: int, enabled: bool):
+        self.path, self.enabled = path, enabled
+        self.rows: list[dict] = []
+        if not enabled:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if resume_step > 0 and path.exists():
+            with path.open() as f:
+                self.rows = [r for r in csv.DictReader(f) if int(r["step"]) <= resume_step]
+        with path.open("w", newline="") as f:
+            w = csv.DictWriter(f, COLUMNS)
+            w.writeheader()
+            w.writerows(self.rows)
+
+    def add(self, row: dict) -> None:
+        if not self.enabled:
+            return
+        self.rows.append(row)
+        with self.path.open("a", newline="") as f:
+            csv.DictWriter(f, COLUMNS).writerow(row)
+
+
+def summarize(rows: list[dict]) -> dict:
+    """metrics.json's figures from the CSV rows (the whole run, across resumes)."""
+    if not rows:
+        return {}
+
+    def col(name: str) -> list[float]:
+        return [float(r[name]) for r in rows if r[name] not in ("", None)]
+
+    # NOTE: the first step of a process includes warm-up (allocation, compile): left out of the mean
+    speeds = col("tokens_per_s")[1:] or col("tokens_per_s")
+    mfus = col("mfu")[1:] or col("mfu")
+    return {
+        "first_loss": float(rows[0]["loss"]),
+        "final_loss": float(rows[-1]["loss"]),
+        "steps": int(rows[-1]["step"]),
+        "tokens": int(float(rows[-1]["tokens"])),
+        "mean_tokens_per_s": sum(speeds) / len(speeds),
+        "mfu": (sum(mfus) / len(mfus)) if mfus else None,
+    }
+
+
+def _file_hash(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def input_hashes(config: TrainConfig) -> dict[str, str]:
+    """Cheap fingerprints of the inputs: each shard's meta.json (which names its documents' hash) or
+    each chat file, and the tokenizer's files."""
+    out = {}
+    for comp in config.data:
+        p = Path(comp.path)
+        files = (sorted(p.rglob("meta.json")) or sorted(p.rglob("*.jsonl"))) if p.is_dir() else [p]
+        for f in files:
+            out[str(f)] = _file_hash(f)
+    for f in sorted(Path(config.tokenizer).glob("*.json")):
+        out[str(f)] = _file_hash(f)
+    return out
+
+
+def receipt(config: TrainConfig, *, wall_s: float, summary: dict, world: int, device: torch.device) -> dict:
+    import numpy
+    import transformers
+
+    return {
+        "stage_id": config.stage_id,
+        "kind": config.kind,
+        "config_hash": config_hash(config),
+        "input_hashes": input_hashes(config),
+        "seed": config.seed,
+        "versions": {
+            "python": sys.version.split()[0],
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "numpy": numpy.__version__,
+        },
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+        "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
+        "world_size": world,
+        "wall_time_s": wall_s,
+        "tokens_per_s": summary.get("mean_tokens_per_s"),
+        "mfu": summary.get("mfu"),
+    }

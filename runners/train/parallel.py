@@ -1,0 +1,54 @@
+"""FSDP2 sharding, activation checkpointing and torch.compile, applied to a model built on meta.
+
+The model code (transformers' Olmo3) knows nothing about distribution; everything lives in
+`parallelize`. The order matters:
+
+1. activation checkpointing first, because it changes what a block's forward records;
+2. compile each block next, so FSDP's hooks stay outside the compiled graphs (per-block compile
+   keeps parameter names unchanged, which checkpoints and the HF export rely on);
+3. `fully_shard` each decoder layer, then the root: each layer becomes its own all-gather /
+   reduce-scatter unit, so only one layer's full weights are alive at a time, while the root
+   call groups what is left (embeddings, final norm, LM head) into one last unit.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from runners.train.launch import Dist
+
+
+def compute_dtype(device: torch.device, requested: str) -> torch.dtype:
+    """bf16 compute on GPU by default (fp32 master weights and reductions stay), fp32 on CPU."""
+    if requested == "auto":
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16}[requested]
+
+
+def parallelize(
+    model: nn.Module,
+    d: Dist,
+    *,
+    param_dtype: torch.dtype,
+    activation_checkpointing: bool = False,
+    compile: bool = False,
+) -> nn.Module:
+    """Shard `model` (still on meta) over all ranks; returns it, modified in place."""
+    if activation_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    layers = model.model.layers
+    if compile:
+        for layer in layers:
+            layer.compile()
+    if not d.initialized:
+        return model
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+
+    mesh = init_device_mesh(d.device.type, (d.world,))
+    mp = MixedPrecisionPolicy(param_dtype=param_dtype, reduce_dtype=torch.float32)
+    for layer in layers:
+        fully_shard(layer, mesh=mesh, mp_policy=mp)
+    fully_shard(model, mesh=mesh, mp_policy=mp)
+    return model

@@ -1,0 +1,89 @@
+"""FIM: exact inversion (multibyte included), rates within binomial bounds, seeding, short docs."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from realtext import code_files
+
+from runners.curation.fim import Sentinels, apply_fim, invert
+
+
+def _code_docs() -> list[dict]:
+    docs = [{"id": f"py-{i}", "text": t, "lang": "python"} for i, t in enumerate(code_files())]
+    docs += [
+        {"id": "uni-0", "text": "def grüße():\n    return '日本語テキスト 🙂👍🏽 naïve café'\n"},
+        {"id": "uni-1", "text": "🙂" * 50},
+        {"id": "uni-2", "text": "é" * 3 + "中文" * 20},
+    ]
+    return docs
+
+
+def _within_binomial(k: int, n: int, p: float, z: float = 4.0) -> bool:
+    return abs(k - n * p) <= z * math.sqrt(n * p * (1 - p))
+
+
+def test_prefix_middle_suffix_rebuilds_the_original():
+    docs = _code_docs()
+    by_id = {d["id"]: d["text"] for d in docs}
+    result = apply_fim(docs, rate=1.0, seed=3)
+    assert len(result.kept) == len(docs)
+    for doc in result.kept:
+        prefix, middle, suffix = invert(doc["text"])
+        assert prefix + middle + suffix == by_id[doc["id"]]
+        assert prefix and suffix  # cuts never on the first or last character
+        assert doc.get("lang") == ("python" if doc["id"].startswith("py") else None)  # carried through
+        assert doc["text"].encode("utf-8").decode("utf-8") == doc["text"]
+    kinds = {d["fim"] for d in result.kept}
+    assert kinds == {"psm", "spm"}
+
+
+def test_formats_follow_starcoder_sentinels():
+    s = Sentinels()
+    for doc in apply_fim([{"id": str(i), "text": "abcdefghij"} for i in range(40)], rate=1.0).kept:
+        p, m, x = invert(doc["text"])
+        if doc["fim"] == "psm":
+            assert doc["text"] == f"{s.prefix}{p}{s.suffix}{x}{s.middle}{m}"
+        else:
+            assert doc["text"] == f"{s.suffix}{x}{s.prefix}{p}{s.middle}{m}"
+
+
+@pytest.mark.parametrize(("rate", "spm_rate"), [(0.5, 0.5), (0.2, 0.9)])
+def test_rates_within_binomial_confidence(rate, spm_rate):
+    n = 4000
+    docs = [{"id": f"d{i}", "text": f"x = {i}\nprint(x * 2)\n"} for i in range(n)]
+    result = apply_fim(docs, rate=rate, spm_rate=spm_rate, seed=11)
+    transformed = result.stats["psm"] + result.stats["spm"]
+    assert _within_binomial(transformed, n, rate)
+    assert _within_binomial(result.stats["spm"], transformed, spm_rate)
+
+
+def test_seeded_per_document_independent_of_order():
+    docs = _code_docs()
+    forward = {d["id"]: d["text"] for d in apply_fim(docs, seed=5).kept}
+    backward = {d["id"]: d["text"] for d in apply_fim(list(reversed(docs)), seed=5).kept}
+    half = {d["id"]: d["text"] for d in apply_fim(docs[::2], seed=5).kept}
+    assert forward == backward
+    assert all(forward[k] == v for k, v in half.items())
+    other = {d["id"]: d["text"] for d in apply_fim(docs, seed=6).kept}
+    assert other != forward
+
+
+def test_short_and_sentinel_docs_unchanged():
+    docs = [{"id": "a", "text": "x"}, {"id": "b", "text": ""},
+            {"id": "c", "text": "has <|fim_middle|> inside already, so it cannot be inverted"}]
+    result = apply_fim(docs, rate=1.0, min_chars=2)
+    assert [d["text"] for d in result.kept] == [d["text"] for d in docs]
+    assert result.stats["too_short"] == 2 and result.stats["contains_sentinel"] == 1
+    assert result.removed == []
+    two = apply_fim([{"id": "t", "text": "ab"}], rate=1.0).kept[0]
+    assert invert(two["text"]) == ("a", "", "b")
+
+
+def test_custom_sentinels_and_invalid_inversion():
+    s = Sentinels(prefix="<PRE>", middle="<MID>", suffix="<SUF>")
+    doc = apply_fim([{"id": "z", "text": "hello world"}], rate=1.0, sentinels=s).kept[0]
+    assert "".join(invert(doc["text"], s)[i] for i in (0, 1, 2)) == "hello world"
+    with pytest.raises(ValueError):
+        invert("plain text")
