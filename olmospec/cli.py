@@ -39,6 +39,9 @@ def cmd_check(args) -> int:
         try:
             exp = _load(path, sources)
             g = build_graph(exp, Path(args.root))
+            from olmospec.manifests import check_with_manifests
+
+            check_with_manifests(exp, g, Path(args.root)).raise_if_any()
         except (SpecError, SpecErrors) as e:
             rc = _report(e, sources)
             continue

@@ -42,10 +42,18 @@ _TERMINAL_NAMES = {
 }
 
 
-@functools.lru_cache(maxsize=1)
-def _lark() -> Lark:
-    grammar = (Path(__file__).parent / "grammar.lark").read_text(encoding="utf-8")
-    return Lark(grammar, parser="lalr", strict=True, propagate_positions=True, maybe_placeholders=False)
+GRAMMAR = Path(__file__).parent / "grammar.lark"
+
+
+@functools.lru_cache(maxsize=2)
+def _lark(strict: bool = False) -> Lark:
+    """The LALR parser. `strict=True` (conflicts and terminal collisions are errors) is what the
+    tests build, so the grammar is proven unambiguous; at run time the parse table comes from lark's
+    on-disk cache, because the collision check alone takes ~0.5 s, half of `olmospec check`'s
+    budget."""
+    grammar = GRAMMAR.read_text(encoding="utf-8")
+    return Lark(grammar, parser="lalr", strict=strict, propagate_positions=True, maybe_placeholders=False,
+                cache=not strict)
 
 
 def _pos(file: str, meta) -> Pos:

@@ -72,3 +72,21 @@ def test_sharing_every_common_stage_once():
     assert "sft" not in kinds
     # the distinct stage count is far below the sum over variants
     assert len(ids) < sum(len(v["stages"]) for v in plan["variants"]) / 5
+
+
+def test_repetition_cap_uses_manifest_when_present(tmp_path):
+    import json as _json
+
+    from olmospec.api import load_text
+    from olmospec.manifests import check_with_manifests
+
+    text = ('source a { path = "a.jsonl"  tokens = 1M }\nsource b { path = "b.jsonl"  tokens = 1M }\n'
+            "mix m {\n  a 50% { max_repeat = 2x }\n  b 50%\n  tokens = 2M\n}\n")
+    exp = load_text(text, str(tmp_path / "s.ospec"))
+    g = build_graph(exp, tmp_path)
+    assert not check_with_manifests(exp, g, tmp_path).errors  # declared: 1M x 2 >= 1M requested
+    node = next(n for n in g.nodes.values() if n.label == "manifest-a")
+    (tmp_path / node.out_dir).mkdir(parents=True)
+    (tmp_path / node.out_dir / "manifest.json").write_text(_json.dumps({"totals": {"tokens": 300_000}}))
+    errs = check_with_manifests(exp, g, tmp_path).errors
+    assert len(errs) == 1 and "has 300K" in errs[0].message and errs[0].pos.line == 4
