@@ -1,6 +1,6 @@
 """Training-step throughput of the runner against a plain PyTorch loop, measured in the same run.
 
-    .venv/bin/python -m pytest benchmarks/bench_train.py --benchmark-only -s
+    .venv/bin/python -m pytest benchmarks/bench_train.py -s
 
 Both sides train the same Olmo3 model (hidden 128, 4 layers [3 sliding + 1 full], seq 256, batch 16,
 the tiny flow's shape) with the same AdamW groups and clipping, one process, fp32 on CPU. The runner's
@@ -33,7 +33,7 @@ from olmospec.ir.train import (
     TrainRuntime,
 )
 
-SEQ, BATCH, STEPS = 256, 16, 4
+SEQ, BATCH, STEPS = 256, 16, 6
 MODEL = ModelConfig(
     name="bench",
     d_model=128,

@@ -8,7 +8,6 @@ base and variants alike and errors keep pointing at the line that caused them).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Union
 
 from olmospec.errors import Pos
 
@@ -75,7 +74,7 @@ class Call:
     pos: Pos
 
 
-Value = Union[Name, Dotted, Number, String, ListV, TupleV, Call]
+Value = Name | Dotted | Number | String | ListV | TupleV | Call
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +121,7 @@ class Section:
         return replace(self, body=body)
 
 
-Item = Union[Assign, Section]
+Item = Assign | Section
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,8 @@ errors at their position (with a did-you-mean), collected rather than raised one
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from olmospec import ast
 from olmospec.errors import Diagnostics, SpecError, did_you_mean

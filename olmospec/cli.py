@@ -104,7 +104,7 @@ def cmd_plan(args) -> int:
 def cmd_graph(args) -> int:
     from olmospec.graphviz import dot, mermaid
 
-    exp, g, _ = _graph(args.spec, args.root)
+    _, g, _ = _graph(args.spec, args.root)
     if args.variant and args.variant not in g.variants:
         from olmospec.errors import did_you_mean
 
@@ -228,6 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["data"]:  # everything after `data`, --help included, belongs to the runner
+        raise SystemExit(subprocess.call([sys.executable, "-m", "runners.data", *argv[1:]]))
     args = build_parser().parse_args(argv)
     try:
         rc = args.fn(args)

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from olmospec.ir import spec as S
 from olmospec.identity import stage_hash, stage_id
+from olmospec.ir import spec as S
 from olmospec.variants import Experiment
 
 RUNS = "runs"

@@ -225,4 +225,4 @@ def report_node(rep: S.Report, g: Graph, exp) -> Node:
                      stage=rep.name)
 
 
-__all__ = ["VariantBuilder", "report_node", "arch"]
+__all__ = ["VariantBuilder", "arch", "report_node"]

@@ -57,7 +57,7 @@ def _steps_and_schedule(st: S.Stage, batch_seqs: int, seq: int) -> tuple[int | N
         steps = st.tokens // (batch_seqs * seq)
     sch = st.schedule or S.ScheduleSpec(kind="constant")
     unit, amount = sch.warmup
-    warm = int(amount) if unit == "steps" else (int(round(amount * steps)) if steps else 0)
+    warm = int(amount) if unit == "steps" else (round(amount * steps) if steps else 0)
     return steps, {"kind": sch.kind, "warmup_steps": warm, "final": sch.final, "decay": sch.decay}
 
 
@@ -70,7 +70,7 @@ def _batch_seqs(st: S.Stage, seq: int) -> int:
 
 def _data(b, st: S.Stage, tok: str) -> tuple[list[dict], list[Node], int | None]:
     if st.kind == "sft" or st.data not in b.spec.mixes:
-        cfg, ups, deps, _ = b.docs_input(st.data)
+        cfg, ups, _, _ = b.docs_input(st.data)
         if st.kind != "sft":
             tn = b.tokenized(st.data, tok)
             return [{"name": st.data, "path": f"{tn.out_dir}/shards", "share": 1.0}], [tn], None
@@ -91,7 +91,7 @@ def train_node(b, st: S.Stage, prev: Node | None) -> Node:
     ups = ([prev] if prev else []) + tok_nodes + data_nodes
     deps: list[str] = []
     if st.kind == "sft" and st.data in b.spec.sources:
-        _, _, deps, _ = b.docs_input(st.data)
+        deps = b.docs_input(st.data)[2]
     sem = {
         "kind": st.kind, "model": model.model_dump(mode="json") if model else None, "tokenizer": tok_path,
         "init_from": prev.out_dir if prev else None, "data": data, "seq_len": seq, "batch_seqs": batch_seqs,

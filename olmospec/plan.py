@@ -29,7 +29,7 @@ def plan_json(g: Graph, price: float | None = None) -> dict:
     return {"variants": variants, "stages": stages, "total": total}
 
 
-def human(x: float | int | None, unit: str = "") -> str:
+def human(x: float | None, unit: str = "") -> str:
     if x is None:
         return "-"
     for div, s in ((1e15, "P"), (1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):

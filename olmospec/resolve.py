@@ -328,4 +328,4 @@ def _explicit_optimizer_fields(sec: ast.Section) -> set[str]:
     return fields
 
 
-__all__ = ["resolve", "Names", "ModelConfig", "YarnConfig"]
+__all__ = ["ModelConfig", "Names", "YarnConfig", "resolve"]

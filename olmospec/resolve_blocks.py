@@ -94,7 +94,7 @@ _STEP_CLASS = {"exact": S.ExactStep, "minhash": S.MinhashStep, "substring": S.Su
 
 
 def step_kind(sec: ast.Section) -> str | None:
-    """`dedup exact` / `dedup minhash {..}` / `quality fasttext {..}` / `upsample {..}` -> step kind."""
+    """`dedup exact` / `dedup minhash {..}` / `quality linear {..}` / `upsample {..}` -> step kind."""
     if sec.kind == "dedup":
         return sec.name
     return sec.kind
@@ -131,8 +131,9 @@ def read_curate(name: str, sec: ast.Section, diags: Diagnostics):
             diags.error(item.pos, f"step '{kind}' appears twice in curation '{name}' (first at line {seen[kind].line})")
             continue
         seen[kind] = item.pos
-        if item.kind == "quality" and item.name not in (None, "fasttext"):
-            diags.error(item.atom.pos, f"unknown quality model '{item.name}'; expected fasttext")
+        if item.kind == "quality" and item.name not in (None, "linear"):
+            hint = " (a linear model of fastText's family; write 'quality linear')" if item.name == "fasttext" else ""
+            diags.error(item.atom.pos, f"unknown quality model '{item.name}'; expected linear{hint}")
         b = Body(f"step '{kind}'", item.body, diags, _STEP_FIELDS[kind])
         kw = {f: b.get(f, conv, None) for f, conv in _STEP_FIELDS[kind].items()}
         if kind == "quality":
@@ -431,5 +432,17 @@ def read_report(name: str, sec: ast.Section, diags: Diagnostics):
                   format=b.get("format", units.list_of(units.word("markdown", "latex", "html", "csv")), None))
 
 
-__all__ = ["read_tokenizer", "read_source", "read_curate", "read_mix", "read_model", "read_stage", "read_task",
-           "read_eval", "read_report", "ref_positions", "step_kind", "math"]
+__all__ = [
+    "math",
+    "read_curate",
+    "read_eval",
+    "read_mix",
+    "read_model",
+    "read_report",
+    "read_source",
+    "read_stage",
+    "read_task",
+    "read_tokenizer",
+    "ref_positions",
+    "step_kind",
+]

@@ -7,7 +7,8 @@ an error: `tokens = 5930000000000` could be tokens or bytes, so the spec must sa
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from olmospec import ast
 from olmospec.errors import SpecError
@@ -128,7 +129,7 @@ def tokens(v: ast.Value) -> int:
         )
     if n.value <= 0:
         raise SpecError(n.pos, f"a token count must be positive, got '{n.text}'")
-    return int(round(n.value))
+    return round(n.value)
 
 
 def count(v: ast.Value) -> int:
@@ -136,7 +137,7 @@ def count(v: ast.Value) -> int:
     n = _number(v, "a count such as 150K")
     if n.suffix in ("%", "x") or n.unit not in ("", "docs", "seqs"):
         raise SpecError(n.pos, f"expected a count such as 150K, got '{n.text}'")
-    return int(round(n.value))
+    return round(n.value)
 
 
 def steps(v: ast.Value) -> int:
@@ -235,7 +236,7 @@ def batch(v: ast.Value) -> tuple[str, int]:
                         "a batch needs a unit: 'tokens' or 'seqs'")
     if not n.value >= 1:
         raise SpecError(n.pos, f"a batch must be at least 1, got '{n.text}'")
-    return (n.unit, int(round(n.value)))
+    return (n.unit, round(n.value))
 
 
 def warmup(v: ast.Value) -> tuple[str, float]:

@@ -16,8 +16,7 @@ from typing import Any
 
 from olmospec.stage_io import read_stage_config
 from runners.common import fail, sha256_file, write_json, write_receipt
-from runners.curation.io import read_shard
-from runners.inputs import InputError, fields_of, shards_of
+from runners.inputs import InputError, read_docs, shards_of
 
 
 def _count_tokens(tokenizer_path: str, texts: list[str]) -> int:
@@ -35,12 +34,11 @@ def _count_tokens(tokenizer_path: str, texts: list[str]) -> int:
 
 def run(cfg: dict[str, Any]) -> dict[str, Any]:
     src = cfg["source"]
-    text_field, id_field = fields_of(src)
     files = []
     totals = {"files": 0, "bytes": 0, "docs": 0, "rejects": 0, "chars": 0, "tokens": None}
     tokens = 0 if cfg.get("tokenizer") else None
     for shard in shards_of(src):
-        docs, rejects = read_shard(shard, text_field=text_field, id_field=id_field)
+        docs, rejects = read_docs(src, shard)
         p = Path(shard)
         size = sum(f.stat().st_size for f in p.rglob("*") if f.is_file()) if p.is_dir() else p.stat().st_size
         entry = {"path": shard, "bytes": size, "sha256": None if p.is_dir() else sha256_file(p),

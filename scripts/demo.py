@@ -29,13 +29,13 @@ def summary(spec: str) -> str:
     g = build_graph(load_spec(ROOT / spec), ROOT)
     rows = [("stage", "kind", "variants", "result")]
     for n in g.ordered():
-        m = ROOT / "runs" / n.id / "metrics.json"
+        m = ROOT / n.metrics[0] if n.metrics else ROOT / "runs" / n.id / "metrics.json"
         if not m.exists():
             continue
         data = json.loads(m.read_text())
-        keys = [k for k in ("loss_first", "loss_last", "final_loss", "docs", "tokens", "kept", "removed", "accuracy")
-                if k in data]
-        shown = ", ".join(f"{k}={data[k]:.4g}" if isinstance(data[k], float) else f"{k}={data[k]}" for k in keys[:4])
+        keys = [k for k in ("first_loss", "final_loss", "mean_tokens_per_s", "docs_in", "docs_kept", "docs_removed",
+                            "docs_modified", "docs", "tokens", "heldout_accuracy", "vocab_size", "budget") if k in data]
+        shown = ", ".join(f"{k}={data[k]:.4g}" if isinstance(data[k], float) else f"{k}={data[k]}" for k in keys[:5])
         rows.append((n.id, n.kind, str(len(n.variants)), shown or "-"))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows)

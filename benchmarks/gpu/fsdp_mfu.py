@@ -72,7 +72,8 @@ def build(s: dict, attn: str):
     from transformers import Olmo3Config, Olmo3ForCausalLM
 
     windows = layer_windows(s["n_layers"], s["window"])
-    rope = {"rope_type": "default", "rope_theta": 500000.0}
+    # NOTE: RoPE is left at the class default (theta 500k in 5.x, per layer type): throughput does not
+    # depend on it, and the shape of `rope_parameters` has changed between 5.x releases.
     cfg = Olmo3Config(
         vocab_size=s["vocab"],
         hidden_size=s["d_model"],
@@ -88,10 +89,9 @@ def build(s: dict, attn: str):
         bos_token_id=None,
         sliding_window=s["window"],
         layer_types=["full_attention" if w is None else "sliding_attention" for w in windows],
-        rope_parameters={"sliding_attention": dict(rope), "full_attention": dict(rope)},
         use_cache=False,
+        attn_implementation=attn,
     )
-    cfg._attn_implementation = attn
     with torch.device("meta"):
         return Olmo3ForCausalLM(cfg)
 

@@ -7,7 +7,7 @@ shares and percentages as fractions, repetition factors as floats.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -69,8 +69,12 @@ class SubstringStep(Frozen):
 
 
 class QualityStep(Frozen):
+    """A document quality score from a linear classifier over hashed word uni- and bigrams, the
+    model family of the fastText classifier OLMo 3 used (fastText itself is not used: its Python
+    build trains nondeterministically here, see runners/curation/quality.py)."""
+
     kind: Literal["quality"] = "quality"
-    model: Literal["fasttext"] = "fasttext"
+    model: Literal["linear"] = "linear"
     positive: tuple[str, ...]
     negative: tuple[str, ...]
 
@@ -99,7 +103,7 @@ class FimStep(Frozen):
 
 
 CurateStep = Annotated[
-    Union[ExactStep, MinhashStep, SubstringStep, QualityStep, UpsampleStep, DecontaminateStep, FimStep],
+    ExactStep | MinhashStep | SubstringStep | QualityStep | UpsampleStep | DecontaminateStep | FimStep,
     Field(discriminator="kind"),
 ]
 
@@ -244,17 +248,17 @@ class Spec(Frozen):
 
     file: str
     version: int = 1
-    tokenizers: dict[str, Tokenizer] = {}
-    sources: dict[str, Source] = {}
-    curations: dict[str, Curate] = {}
-    mixes: dict[str, Mix] = {}
-    models: dict[str, ModelConfig] = {}
-    model_tokenizers: dict[str, str] = {}
-    external_models: dict[str, ExternalModel] = {}
-    stages: dict[str, Stage] = {}
-    tasks: dict[str, Task] = {}
-    evals: dict[str, Eval] = {}
-    reports: dict[str, Report] = {}
+    tokenizers: dict[str, Tokenizer] = Field(default_factory=dict)
+    sources: dict[str, Source] = Field(default_factory=dict)
+    curations: dict[str, Curate] = Field(default_factory=dict)
+    mixes: dict[str, Mix] = Field(default_factory=dict)
+    models: dict[str, ModelConfig] = Field(default_factory=dict)
+    model_tokenizers: dict[str, str] = Field(default_factory=dict)
+    external_models: dict[str, ExternalModel] = Field(default_factory=dict)
+    stages: dict[str, Stage] = Field(default_factory=dict)
+    tasks: dict[str, Task] = Field(default_factory=dict)
+    evals: dict[str, Eval] = Field(default_factory=dict)
+    reports: dict[str, Report] = Field(default_factory=dict)
     seeds: tuple[int, ...] = (0,)
     seeds_from: str | None = None
     runtime: GlobalRuntime = GlobalRuntime()

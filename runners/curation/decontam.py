@@ -1,13 +1,14 @@
 """Decontamination: remove training documents that contain evaluation items.
 
-Rule (Tülu 3, used for OLMo 3 post-training data): normalize text (lowercase, strip punctuation,
-collapse whitespace), take word 8-grams, and call a document contaminated by an evaluation unit when
-at least `min_overlap` (50%) of the unit's distinct n-grams occur in the document. Each item gives up
-to three units: its question, its answer, and question + " " + answer; the last holds the n-grams that
-straddle the question/answer boundary, the first two let a document that copies only the question
-(or only a long answer) be caught. A unit shorter than n words is not indexed on its own; an item
-whose whole text is shorter than n words is matched on its full normalized word sequence (but never
-below `min_item_words`, so that a three-word item cannot wipe out every document that says it).
+Rule (Tülu 3, used for OLMo 3 post-training data): normalize text (NFKC, lowercase, strip
+punctuation, collapse whitespace), take word 8-grams, and call a document contaminated by an
+evaluation unit when at least `min_overlap` (50%) of the unit's distinct n-grams occur in it. Each
+item gives up to three units: its question, its answer, and question + " " + answer; the last holds
+the n-grams that straddle the question/answer boundary, the first two let a document that copies
+only the question (or only a long answer) be caught. A unit shorter than n words is not indexed on
+its own; an item whose whole text is shorter than n words is matched on its full normalized word
+sequence (but never below `min_item_words`, so that a three-word item cannot wipe out every document
+that says it).
 
 Speed: the index is a sorted uint64 array plus a bitmap prefilter, built once and cheap to send to
 workers. Documents are scanned in batches with numpy: each word's hash is a polynomial hash of its
@@ -61,13 +62,15 @@ def _ascii_table() -> dict[int, int | None]:
 
 
 def _prenormalize(text: str) -> str:
-    """Lowercase, punctuation deleted, whitespace made spaces (runs of spaces are left for the scan).
+    """NFKC, lowercase, punctuation deleted, whitespace made spaces (runs of spaces are left).
 
+    NFKC makes composed and decomposed accents, ligatures and full-width forms one spelling.
     NOTE: str.translate is about five times faster with a table of ASCII keys only, and `isascii`
-    is O(1), so ASCII text (most of it) takes the fast path.
+    is O(1), so ASCII text (most of it) skips NFKC and takes the fast table.
     """
-    lowered = text.lower()
-    return lowered.translate(_ascii_table() if lowered.isascii() else _translation_table())
+    if text.isascii():
+        return text.lower().translate(_ascii_table())
+    return unicodedata.normalize("NFKC", text).lower().translate(_translation_table())
 
 
 def normalize(text: str) -> str:
@@ -156,7 +159,11 @@ def build_index(
         items[bench] = skipped[bench] = 0
         for i, item in enumerate(bench_items):
             items[bench] += 1
-            found = _units_of(item, n, min_item_words)
+            try:
+                found = _units_of(item, n, min_item_words)
+            except (KeyError, IndexError, TypeError, ValueError) as e:
+                item_id = item.get("id", i)
+                raise ValueError(f"benchmark {bench!r} item {item_id!r}: unusable item ({e!r})") from e
             if not found:
                 skipped[bench] += 1
             for part, text, k in found:

@@ -48,8 +48,8 @@ REASON = "exact_duplicate"
 
 # Every character `str.split()` splits on: ASCII ones are collapsed byte-wise (see `_collapse`),
 # the others are first replaced by a space (rare, so a regex search is cheap).
-_ASCII_SPACE = np.zeros(256, dtype=np.bool_)
-_ASCII_SPACE[[0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0x1F, 0x20]] = True
+_ASCII_SPACE = np.zeros(256, dtype=np.uint8)
+_ASCII_SPACE[[0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0x1F, 0x20]] = 1
 _OTHER_SPACE = re.compile("[\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
 _BATCH = 2048
 
@@ -99,23 +99,22 @@ def _collapse_kernel() -> Any:
 
     @numba.njit(cache=True, nogil=True)
     def collapse(data, offsets, is_space, out, ends):  # pragma: no cover - compiled
+        # NOTE: branch-free inner loop (whitespace is too frequent to predict): every byte is
+        # written, whitespace as a space, and the write position advances unless the byte is
+        # whitespace right after whitespace (or at the start, where prev_space starts as 1).
         j = 0
         for d in range(offsets.shape[0] - 1):
             ends[d] = j
-            pending = False
-            started = False
+            start = j
+            prev_space = 1
             for i in range(offsets[d], offsets[d + 1]):
                 c = data[i]
-                if is_space[c]:
-                    pending = started
-                else:
-                    if pending:
-                        out[j] = 32
-                        j += 1
-                        pending = False
-                    out[j] = c
-                    j += 1
-                    started = True
+                space = is_space[c]
+                out[j] = c + space * (32 - c)
+                j += 1 - (space & prev_space)
+                prev_space = space
+            if prev_space and j > start:
+                j -= 1  # a trailing space
         ends[offsets.shape[0] - 1] = j
 
     return collapse
@@ -138,7 +137,9 @@ def exact_reduce(digests: Sequence[np.ndarray], ids: Sequence[Sequence[str]]) ->
     out: list[dict[int, Removed]] = [{} for _ in sizes]
     for g, kept in zip(order[~starts].tolist(), leader[~starts].tolist(), strict=True):
         s, k = int(shard_of[g]), int(shard_of[kept])
-        out[s][g - int(offsets[s])] = Removed(ids[s][g - int(offsets[s])], REASON, ids[k][kept - int(offsets[k])])
+        out[s][g - int(offsets[s])] = Removed(
+            ids[s][g - int(offsets[s])], REASON, ids[k][kept - int(offsets[k])]
+        )
     return out
 
 
@@ -174,8 +175,9 @@ def run_exact(
     keep_work: bool = False,
 ) -> dict[str, Any]:
     """`olmospec data exact INPUT... OUTPUT`: exact dedup across all input shards; returns stats."""
-    stage = prepare("exact", input_paths, output_path, {}, text_field=text_field, id_field=id_field,
-                    work_dir=work_dir)
+    stage = prepare(
+        "exact", input_paths, output_path, {}, text_field=text_field, id_field=id_field, work_dir=work_dir
+    )
     ex = executor_for(executor, workers)
     mapped = stage.run(ex, _map_task, "map")
     n = len(stage.shards)

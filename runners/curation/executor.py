@@ -85,7 +85,7 @@ def _call(fn: Callable[[Any], Any], item: Any) -> Any:
 
 
 def make_executor(kind: str = "local", workers: int | None = None) -> Executor:
-    """"local" (default) or "ray"; `workers` is the process count (local) or CPU count (Ray)."""
+    """ "local" (default) or "ray"; `workers` is the process count (local) or CPU count (Ray)."""
     if kind == "local":
         return LocalExecutor(workers)
     if kind == "ray":

@@ -3,7 +3,7 @@
 A shard is one input file (or one `datasets.save_to_disk` folder). Reading never stops on a bad
 record: invalid UTF-8, invalid JSON, a record that is not an object, a missing or non-string text
 field, a missing, non-string or repeated id all become a `Reject` (file, 1-based line or row, reason)
-and the shard goes on. Writers write to a temporary file in the same folder and rename it, so a
+and the shard goes on. A truncated .gz/.zst file keeps what could be read and rejects the rest. Writers write to a temporary file in the same folder and rename it, so a
 killed run never leaves a file that looks complete.
 
     docs, rejects = read_shard("web-000.jsonl.zst", text_field="content")
@@ -18,6 +18,7 @@ import io
 import json
 import os
 import tempfile
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,30 +126,66 @@ def _records(path: str | os.PathLike) -> Iterator[tuple[int, Any]]:
         yield from _parquet_records(path)
         return
     with _open_read(path, suffix) as f:
-        for line, raw in enumerate(f, start=1):
+        lines = enumerate(f, start=1)
+        line = 0
+        while True:
+            try:
+                line, raw = next(lines)
+            except StopIteration:
+                return
+            except _stream_errors():
+                # NOTE: a truncated or corrupt compressed file (an interrupted download): what was
+                # read is kept, the rest is one reject at the first unreadable line
+                yield line + 1, _Bad("unreadable_rest_of_file")
+                return
             if not raw.strip():
                 continue  # NOTE: a blank line (e.g. the trailing newline of a file) is not a record
             try:
-                text = raw.decode("utf-8")
+                record = json.loads(raw.decode("utf-8"))
             except UnicodeDecodeError:
-                yield line, _Bad("invalid_utf8")
-                continue
-            try:
-                yield line, json.loads(text)
+                record = _Bad("invalid_utf8")
             except ValueError:
-                yield line, _Bad("invalid_json")
+                record = _Bad("invalid_json")
+            yield line, record
+
+
+def _zstd_lines(raw: io.BufferedReader) -> Iterator[bytes]:
+    """Lines of a zstd file of one or more frames. Unlike zstandard's stream reader, which ends
+    quietly at a cut, a frame that stops before its end raises EOFError."""
+    import zstandard
+
+    dctx = zstandard.ZstdDecompressor()
+    frame, in_frame, pending = dctx.decompressobj(), False, b""
+    while chunk := raw.read(1 << 20):
+        while chunk:
+            in_frame = True
+            pending += frame.decompress(chunk)
+            chunk = b""
+            if frame.eof:
+                chunk, frame, in_frame = frame.unused_data, dctx.decompressobj(), False
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            yield line + b"\n"
+    if in_frame:
+        raise EOFError("zstd frame ended before its end")
+    if pending:
+        yield pending
+
+
+def _stream_errors() -> tuple[type[BaseException], ...]:
+    import zstandard
+
+    return (OSError, EOFError, zlib.error, zstandard.ZstdError)
 
 
 @contextlib.contextmanager
-def _open_read(path: str | os.PathLike, suffix: str) -> Iterator[io.BufferedIOBase]:
+def _open_read(path: str | os.PathLike, suffix: str) -> Iterator[Iterable[bytes]]:
     if suffix == ".jsonl.gz":
         with gzip.open(path, "rb") as f:
             yield f
     elif suffix == ".jsonl.zst":
-        import zstandard
-
-        with open(path, "rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw) as z:
-            yield io.BufferedReader(z)
+        with open(path, "rb") as raw:
+            yield _zstd_lines(raw)
     else:
         with open(path, "rb") as f:
             yield f
@@ -169,7 +206,7 @@ def _hf_records(path: str | os.PathLike) -> Iterator[tuple[int, Any]]:
 
     ds = datasets.load_from_disk(str(path))
     if isinstance(ds, datasets.DatasetDict):
-        raise ValueError(f"{path}: a DatasetDict; pass one split's folder (e.g. {path}/train)")
+        raise TypeError(f"{path}: a DatasetDict; pass one split's folder (e.g. {path}/train)")
     row = 0
     for batch in ds.iter(batch_size=4096):
         columns = list(batch)
@@ -178,9 +215,7 @@ def _hf_records(path: str | os.PathLike) -> Iterator[tuple[int, Any]]:
             yield row, dict(zip(columns, values, strict=True))
 
 
-def _check(
-    record: Any, file: str, line: int, text_field: str, id_field: str, seen: set[str]
-) -> Doc | Reject:
+def _check(record: Any, file: str, line: int, text_field: str, id_field: str, seen: set[str]) -> Doc | Reject:
     if isinstance(record, _Bad):
         return Reject(file, line, record.reason)
     if not isinstance(record, dict):

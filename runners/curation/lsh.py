@@ -4,11 +4,11 @@
    Bucket collisions are joined with union-find into candidate clusters.
 2. Verification (OLMo 3 style, precision 1.0): inside each candidate cluster, a pair is linked only
    if the exact Jaccard similarity of its shingle sets (the same hashed word n-grams that made the
-   signatures) is at least the threshold. Clusters up to `max_cluster` documents are checked
-   exhaustively, pairs that did not share a bucket included, which recovers pairs LSH missed.
-   A larger cluster raises the alarm (a `UserWarning` and `oversized_clusters` in the stats: it
-   is the signature of the marin#6854 failure) and only its bucket-sharing pairs are checked, so
-   its cost stays linear.
+   signatures) is at least the threshold. Clusters up to `max_cluster` documents (default 500,
+   OLMo 3's limit for exhaustive verification) are checked exhaustively, pairs that did not share
+   a bucket included, which recovers pairs LSH missed. A larger cluster raises the alarm (a
+   `UserWarning` and `oversized_clusters` in the stats: it is the signature of the marin#6854
+   failure) and only its bucket-sharing pairs are checked, so its cost stays linear.
 3. Final clusters are the connected components of verified links. The kept copy is the first in
    input order (smallest (shard, position), as in exact dedup); the others are removed with the
    kept id in `detail`. A pair in one cluster may itself be below the threshold when the cluster
@@ -37,7 +37,7 @@ import numpy as np
 from runners.curation.base import Doc, Removed, StepResult
 from runners.curation.executor import Executor, Summary, Task
 from runners.curation.io import atomic_path
-from runners.curation.minhash import MinHashConfig, band_keys, shingle_hashes, signatures
+from runners.curation.minhash import MinHashConfig, band_keys, shingle_batch, signatures_flat
 from runners.curation.stage import (
     apply_removals,
     apply_task,
@@ -58,18 +58,24 @@ class Sketch:
     """What the global reduce needs from one shard: band keys and shingle sets, by position."""
 
     keys: np.ndarray  # (n, bands) uint64
-    shingles: np.ndarray  # all documents' sorted unique shingle hashes, concatenated
+    shingles: np.ndarray  # all documents' shingle hashes (in text order, repeats kept), concatenated
     offsets: np.ndarray  # (n + 1,) int64: document i is shingles[offsets[i]:offsets[i+1]]
     ids: list[str]
 
 
-def sketch(texts: Sequence[str], ids: Sequence[str], cfg: MinHashConfig) -> Sketch:
-    sh = [shingle_hashes(t, cfg.ngram) for t in texts]
-    keys = band_keys(signatures(sh, cfg.num_perm, cfg.seed), cfg.bands, cfg.rows)
-    offsets = np.zeros(len(sh) + 1, dtype=np.int64)
-    np.cumsum([len(s) for s in sh], out=offsets[1:])
-    flat = np.concatenate(sh) if sh else np.empty(0, dtype=np.uint64)
-    return Sketch(keys, flat, offsets, list(ids))
+def sketch(texts: Sequence[str], ids: Sequence[str], cfg: MinHashConfig, batch: int = 1024) -> Sketch:
+    keys, flats, offsets = [], [], [np.zeros(1, dtype=np.int64)]
+    for lo in range(0, len(texts), batch):
+        flat, off = shingle_batch(texts[lo : lo + batch], cfg.ngram)
+        keys.append(band_keys(signatures_flat(flat, off, cfg.num_perm, cfg.seed), cfg.bands, cfg.rows))
+        offsets.append(off[1:] + offsets[-1][-1])
+        flats.append(flat)
+    return Sketch(
+        np.concatenate(keys) if keys else np.empty((0, cfg.bands), dtype=np.uint64),
+        np.concatenate(flats) if flats else np.empty(0, dtype=np.uint64),
+        np.concatenate(offsets),
+        list(ids),
+    )
 
 
 def bucket_links(keys: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -88,7 +94,9 @@ def bucket_links(keys: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return np.unique(pairs, axis=0) if len(pairs) else pairs.reshape(0, 2)
 
 
-def minhash_reduce(sketches: Sequence[Sketch], cfg: MinHashConfig) -> tuple[list[dict[int, Removed]], dict[str, Any]]:
+def minhash_reduce(
+    sketches: Sequence[Sketch], cfg: MinHashConfig
+) -> tuple[list[dict[int, Removed]], dict[str, Any]]:
     """Global decision over all shards: per shard, position -> Removed; and the LSH statistics."""
     sizes = [len(s.ids) for s in sketches]
     n = sum(sizes)
@@ -206,7 +214,7 @@ def run_minhash(
     bands: int | None = None,
     rows: int | None = None,
     permutations: int | None = None,
-    max_cluster: int = 1000,
+    max_cluster: int = 500,
     seed: int = 1,
     text_field: str = "text",
     id_field: str = "id",
@@ -218,8 +226,15 @@ def run_minhash(
     """`olmospec data minhash INPUT... OUTPUT`: near-duplicate removal across all shards."""
     cfg = MinHashConfig.make(threshold, ngram, bands, rows, permutations, max_cluster=max_cluster, seed=seed)
     params = dataclasses.asdict(cfg)
-    stage = prepare("minhash", input_paths, output_path, params, text_field=text_field, id_field=id_field,
-                    work_dir=work_dir)
+    stage = prepare(
+        "minhash",
+        input_paths,
+        output_path,
+        params,
+        text_field=text_field,
+        id_field=id_field,
+        work_dir=work_dir,
+    )
     ex = executor_for(executor, workers)
     mapped = stage.run(ex, _map_task, "map", cfg=params)
     sketches = [_load_sketch(stage.path, i) for i in range(len(stage.shards))]

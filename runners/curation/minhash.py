@@ -7,27 +7,30 @@ never character n-grams, which link unrelated documents through shared boilerpla
 Hashing, in three vectorized steps:
 
 1. each word -> xxh3_64 of its UTF-8 bytes (one C call per word);
-2. each n-gram -> a 64-bit hash combining its n word hashes in order
-   (`h = (h * C) ^ w`, then the splitmix64 finalizer), computed with numpy over whole documents;
-   this equals hashing the n-gram's text up to 64-bit collisions, without building and hashing one
-   Python string per shingle, which is what makes datasketch slow;
+2. each n-gram -> a 64-bit hash combining its n word hashes in order (`h = (h * C) ^ w`, then the
+   splitmix64 finalizer), in a few numpy passes over a whole batch of documents. It depends on the
+   n-gram's words alone, so it is a hash of the n-gram's text (distinct n-grams collide with
+   probability ~2^-64), without building and hashing one Python string per shingle, which is
+   where datasketch spends its time;
 3. permutation i maps a shingle hash h to `(a_i*h + b_i) mod 2^64`, reduced modulo the Mersenne
    prime 2^61-1 with `(y & p) + (y >> 61)` (datatrove computes the same family with numpy's
    wrapping uint64 arithmetic); the signature is the per-permutation minimum over the shingles.
 
-Step 3 is the cost (shingles x permutations per document). It runs in a numba kernel when numba is
-installed (about 10x the numpy version, which is the fallback and gives identical values).
+Step 3 (shingles x permutations per document) runs in a numba kernel when numba is installed
+(about 10x the chunked numpy version, which is the fallback and gives identical values).
 
     cfg = MinHashConfig.make(threshold=0.8)           # or bands=26, rows=11 (OLMo 3)
-    sh = [shingle_hashes(t, cfg.ngram) for t in texts]
-    sig = signatures(sh, cfg.num_perm, cfg.seed)      # (n, num_perm) uint64
+    flat, offsets = shingle_batch(texts, cfg.ngram)
+    sig = signatures_flat(flat, offsets, cfg.num_perm, cfg.seed)  # (n, num_perm) uint64
     keys = band_keys(sig, cfg.bands, cfg.rows)        # (n, bands) uint64
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -51,7 +54,7 @@ class MinHashConfig:
     bands: int = OLMO3_BANDS
     rows: int = OLMO3_ROWS
     seed: int = 1
-    max_cluster: int = 1000
+    max_cluster: int = 500
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold <= 1.0:
@@ -123,20 +126,50 @@ def _fmix64(x: np.ndarray) -> np.ndarray:
     return x
 
 
-def shingle_hashes(text: str, ngram: int = 5) -> np.ndarray:
-    """Sorted unique 64-bit hashes of the word n-grams of `text` (a text shorter than n words is
-    one shingle; an empty text has none)."""
-    w = words(text)
-    if not w:
-        return np.empty(0, dtype=np.uint64)
-    wh = np.fromiter(map(xxhash.xxh3_64_intdigest, w), dtype=np.uint64, count=len(w))
-    n = min(ngram, len(wh))
-    m = len(wh) - n + 1
-    h = wh[:m].copy()
-    for k in range(1, n):
+def shingle_batch(texts: Sequence[str], ngram: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """The word n-gram hashes of many texts at once: (flat uint64 array, offsets), text i's being
+    `flat[offsets[i]:offsets[i+1]]`, in text order, repeats included. A text shorter than n words
+    is one shingle (all its words); an empty text has none.
+
+    Batching is what makes this fast: one xxh3 call per word, then a handful of numpy passes over
+    all the texts' word hashes instead of a handful per text.
+    """
+    per_text = [words(t) for t in texts]
+    lengths = np.fromiter(map(len, per_text), dtype=np.int64, count=len(per_text))
+    word_start = np.zeros(len(per_text) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=word_start[1:])
+    total = int(word_start[-1])
+    wh = np.fromiter(
+        map(xxhash.xxh3_64_intdigest, chain.from_iterable(per_text)), dtype=np.uint64, count=total
+    )
+    counts = np.where(lengths >= ngram, lengths - ngram + 1, (lengths > 0).astype(np.int64))
+    offsets = np.zeros(len(per_text) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    # NOTE: h[i] combines words i .. i+n-1 across text boundaries; only starts whose n-gram lies
+    # inside one text are picked below, and short texts are recombined on their own.
+    h = wh.copy()
+    for k in range(1, ngram):
+        if total > k:
+            h[: total - k] *= _C
+            h[: total - k] ^= wh[k:]
+    pick = np.arange(int(offsets[-1]), dtype=np.int64) + np.repeat(word_start[:-1] - offsets[:-1], counts)
+    flat = h[pick]
+    for i in np.flatnonzero((lengths > 0) & (lengths < ngram)).tolist():
+        flat[offsets[i]] = _combine(wh[word_start[i] : word_start[i + 1]])
+    return _fmix64(flat), offsets
+
+
+def _combine(hashes: np.ndarray) -> np.uint64:
+    h = hashes[:1].copy()
+    for w in hashes[1:]:
         h *= _C
-        h ^= wh[k : k + m]
-    return np.unique(_fmix64(h))
+        h ^= w
+    return h[0]
+
+
+def shingle_hashes(text: str, ngram: int = 5) -> np.ndarray:
+    """Sorted unique 64-bit hashes of the word n-grams of one text (its shingle set)."""
+    return np.unique(shingle_batch([text], ngram)[0])
 
 
 def permutations(num_perm: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -147,13 +180,22 @@ def permutations(num_perm: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
     return a, b
 
 
-def signatures(shingles: list[np.ndarray], num_perm: int, seed: int = 1, *, use_numba: bool = True) -> np.ndarray:
-    """(n_docs, num_perm) uint64 MinHash signatures; a document without shingles gets all EMPTY."""
-    a, b = permutations(num_perm, seed)
+def signatures(
+    shingles: list[np.ndarray], num_perm: int, seed: int = 1, *, use_numba: bool = True
+) -> np.ndarray:
+    """(n_docs, num_perm) uint64 MinHash signatures of per-document shingle-hash arrays."""
     offsets = np.zeros(len(shingles) + 1, dtype=np.int64)
     np.cumsum([len(s) for s in shingles], out=offsets[1:])
     flat = np.concatenate(shingles) if shingles else np.empty(0, dtype=np.uint64)
-    out = np.empty((len(shingles), num_perm), dtype=np.uint64)
+    return signatures_flat(flat, offsets, num_perm, seed, use_numba=use_numba)
+
+
+def signatures_flat(
+    flat: np.ndarray, offsets: np.ndarray, num_perm: int, seed: int = 1, *, use_numba: bool = True
+) -> np.ndarray:
+    """Signatures of `shingle_batch` output; a document without shingles gets all EMPTY."""
+    a, b = permutations(num_perm, seed)
+    out = np.empty((len(offsets) - 1, num_perm), dtype=np.uint64)
     kernel = _numba_kernel() if use_numba else None
     if kernel is not None:
         kernel(flat, offsets, a, b, out)
@@ -162,7 +204,9 @@ def signatures(shingles: list[np.ndarray], num_perm: int, seed: int = 1, *, use_
     return out
 
 
-def _numpy_kernel(flat: np.ndarray, offsets: np.ndarray, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+def _numpy_kernel(
+    flat: np.ndarray, offsets: np.ndarray, a: np.ndarray, b: np.ndarray, out: np.ndarray
+) -> None:
     # NOTE: chunks of 32 shingles keep the (32, num_perm) temporaries in L1/L2; one big
     # (shingles, num_perm) matrix per document is memory-bound and about 2x slower.
     chunk = 32
@@ -203,8 +247,7 @@ def _numba_kernel() -> Any:
                 for j in range(k):
                     y = a[j] * h + b[j]
                     y = (y & p) + (y >> np.uint64(61))
-                    if y < out[d, j]:
-                        out[d, j] = y
+                    out[d, j] = min(out[d, j], y)
 
     return kernel
 

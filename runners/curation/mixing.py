@@ -63,7 +63,9 @@ class MixPlan:
                 f"{r['requested_tokens']:,} | {r['realized_tokens']:,} | {r['available_tokens']:,} | "
                 f"{r['epochs']:.3f} | {r['max_repetition']:g} | {'yes' if r['capped'] else 'no'} |"
             )
-        lines.append(f"\nBudget {self.budget:,} tokens, realized {self.realized_total:,} (policy {self.policy}).")
+        lines.append(
+            f"\nBudget {self.budget:,} tokens, realized {self.realized_total:,} (policy {self.policy})."
+        )
         lines += [f"- {flag}" for flag in self.flags]
         return "\n".join(lines) + "\n"
 

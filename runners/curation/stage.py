@@ -198,8 +198,12 @@ def finish(
     map_dir = stage.work / "map"
     kept_files = [apply_dir / f"{i:05d}.kept.jsonl" for i in range(n)]
     _concat(stage.output, kept_files)
-    write_jsonl(sibling(stage.output, "removed"), _chain(apply_dir / f"{i:05d}.removed.jsonl" for i in range(n)))
-    write_jsonl(sibling(stage.output, "rejects"), _chain(map_dir / f"{i:05d}.rejects.jsonl" for i in range(n)))
+    write_jsonl(
+        sibling(stage.output, "removed"), _chain(apply_dir / f"{i:05d}.removed.jsonl" for i in range(n))
+    )
+    write_jsonl(
+        sibling(stage.output, "rejects"), _chain(map_dir / f"{i:05d}.rejects.jsonl" for i in range(n))
+    )
     removed: Counter[str] = Counter()
     for s in apply_summaries:
         removed.update(s["removed"])
@@ -217,6 +221,11 @@ def finish(
         "removed_by_reason": dict(sorted(removed.items())),
         "rejects": sum(rejects.values()),
         "rejects_by_reason": dict(sorted(rejects.items())),
+        # NOTE: per shard, so that a step eating one source (marin#6854) shows up in the stats
+        "per_shard": [
+            {"shard": shard, "docs_in": s["docs_in"], "docs_kept": s["docs_kept"], "removed": s["removed"]}
+            for shard, s in zip(stage.shards, apply_summaries, strict=True)
+        ],
         **step_stats,
     }
     with atomic_path(f"{stage.output[: -len(doc_suffix(stage.output))]}.stats.json") as tmp:

@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -69,32 +70,37 @@ def repeat_intervals(data: np.ndarray, min_bytes: int) -> tuple[np.ndarray, np.n
     lcp = kasai(data, sa)  # NOTE: lcp[i] = common prefix length of suffixes sa[i] and sa[i + 1]
     linked = lcp >= min_bytes  # suffix i shares its first min_bytes bytes with suffix i + 1
     del lcp
-    # NOTE: from here on only suffixes in a group of two or more are touched: usually a small
-    # fraction, which is what keeps this pass cheaper than building the suffix array.
-    member = linked.copy()
+    member = linked.copy()  # suffix i is in a group of two or more
     member[1:] |= linked[:-1]
-    rank = np.flatnonzero(member)
-    if len(rank) == 0:
+    if not member.any():
         return none, none
-    new_group = np.ones(len(rank), dtype=bool)
-    new_group[1:] = ~linked[rank[1:] - 1]
-    pos = sa[rank].astype(np.int64)
-    del sa, linked, member
-    first = np.minimum.reduceat(pos, np.flatnonzero(new_group))
-    repeat = np.sort(pos[pos - first[np.cumsum(new_group) - 1] >= min_bytes])
+    opens = member.copy()  # ... and is the first of its group
+    opens[1:] &= ~linked[:-1]
+    # NOTE: boolean compression, not index gathers: every pass below is sequential over memory
+    pos = sa[member]
+    new_group = opens[member]
+    del sa, linked, member, opens
+    group_at = np.flatnonzero(new_group)
+    first = np.minimum.reduceat(pos, group_at)
+    first_of_each = np.repeat(first, np.diff(np.append(group_at, len(pos))))
+    repeat = np.zeros(n, dtype=bool)
+    repeat[pos[pos - first_of_each >= min_bytes]] = True
+    del pos, first_of_each, first, group_at, new_group
     # a window holding a separator is never a repeat (its twin holds one at the same offset, and
-    # windows must stay inside one document); windows that can hold one are ruled out here
-    seps = np.flatnonzero(data == SEP)
-    repeat = repeat[repeat + min_bytes <= seps[np.searchsorted(seps, repeat)]]
-    if len(repeat) == 0:
-        return none, none
-    # merge the windows [s, s + min_bytes) into disjoint runs
-    end = repeat + min_bytes
-    run_end = np.maximum.accumulate(end)
-    breaks = np.flatnonzero(repeat[1:] > run_end[:-1]) + 1
-    starts = repeat[np.concatenate([[0], breaks])]
-    ends = run_end[np.concatenate([breaks - 1, [len(repeat) - 1]])]
-    return starts, ends
+    # windows must stay inside one document)
+    is_sep = data == SEP
+    seps_upto = np.cumsum(is_sep, dtype=np.int64 if n >= 2**31 else np.int32)
+    last = n - min_bytes + 1  # windows start at 0 .. n - min_bytes
+    holds_sep = seps_upto[min_bytes - 1 :] - seps_upto[:last] + is_sep[:last] > 0
+    repeat[:last] &= ~holds_sep
+    repeat[last:] = False
+    del is_sep, seps_upto, holds_sep
+    # bytes covered by some repeat window [s, s + min_bytes), as disjoint intervals
+    starts_upto = np.cumsum(repeat, dtype=np.int64 if n >= 2**31 else np.int32)
+    covered = starts_upto.copy()
+    covered[min_bytes:] -= starts_upto[:-min_bytes]
+    edges = np.flatnonzero(np.diff(covered > 0, prepend=False, append=False))
+    return edges[0::2].astype(np.int64), edges[1::2].astype(np.int64)
 
 
 def repeat_mask(data: np.ndarray, min_bytes: int) -> np.ndarray:
@@ -128,8 +134,9 @@ def cut_ranges(texts: Sequence[bytes], min_bytes: int) -> list[list[tuple[int, i
     """Per document, the byte ranges [a, b) to remove (character-aligned, sorted, disjoint)."""
     data, starts = concat(texts)
     out: list[list[tuple[int, int]]] = [[] for _ in texts]
-    for a, b in snap_to_chars(data, *repeat_intervals(data, min_bytes)):
-        d = int(np.searchsorted(starts, a, side="right")) - 1
+    cuts = snap_to_chars(data, *repeat_intervals(data, min_bytes))
+    docs = np.searchsorted(starts, [a for a, _ in cuts], side="right") - 1
+    for d, (a, b) in zip(docs.tolist(), cuts, strict=True):
         out[d].append((a - int(starts[d]), b - int(starts[d])))
     return out
 
@@ -171,7 +178,12 @@ def apply_cuts(
 
 
 def substring_dedup(
-    docs: list[Doc], *, min_bytes: int = 500, min_chars: int = 50, text_field: str = "text", id_field: str = "id"
+    docs: list[Doc],
+    *,
+    min_bytes: int = 500,
+    min_chars: int = 50,
+    text_field: str = "text",
+    id_field: str = "id",
 ) -> StepResult:
     """Substring dedup of one in-memory shard (the pure form of `run_substring`)."""
     cuts = cut_ranges([d[text_field].encode("utf-8") for d in docs], min_bytes)
@@ -194,8 +206,9 @@ def _apply_task(task: Task) -> Summary:
     docs, _ = read_task_shard(task)
     raw = json.loads((Path(task["decisions_dir"]) / f"{task['name']}.json").read_text())
     cuts = [[tuple(r) for r in raw.get(str(p), [])] for p in range(len(docs))]
-    result = apply_cuts(docs, cuts, text_field=task["text_field"], id_field=task["id_field"],
-                        min_chars=task["min_chars"])
+    result = apply_cuts(
+        docs, cuts, text_field=task["text_field"], id_field=task["id_field"], min_chars=task["min_chars"]
+    )
     return write_result(task, result)
 
 
@@ -216,8 +229,15 @@ def run_substring(
     if min_bytes < 1:
         raise ValueError(f"min_bytes must be at least 1, got {min_bytes}")
     params = {"min_bytes": min_bytes, "min_chars": min_chars}
-    stage = prepare("substring", input_paths, output_path, params, text_field=text_field, id_field=id_field,
-                    work_dir=work_dir)
+    stage = prepare(
+        "substring",
+        input_paths,
+        output_path,
+        params,
+        text_field=text_field,
+        id_field=id_field,
+        work_dir=work_dir,
+    )
     ex = executor_for(executor, workers)
     mapped = stage.run(ex, _map_task, "map")
     texts: list[bytes] = []
@@ -226,7 +246,7 @@ def run_substring(
         lengths = np.load(stage.path("map", i, "lengths.npy"))
         blob = Path(stage.path("map", i, "bytes")).read_bytes()
         bounds = np.concatenate([[0], np.cumsum(lengths)]).tolist()
-        texts.extend(blob[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True))
+        texts.extend(blob[a:b] for a, b in pairwise(bounds))
         sizes.append(len(lengths))
     cuts = cut_ranges(texts, min_bytes)
     del texts
@@ -236,6 +256,10 @@ def run_substring(
         with atomic_path(stage.path("reduce", i, "json")) as tmp:
             Path(tmp).write_text(json.dumps(shard_cuts))
         pos += size
-    applied = stage.run(ex, _apply_task, "apply", decisions_dir=str(stage.work / "reduce"), min_chars=min_chars)
-    bytes_stats = {k: sum(s.get(k, 0) for s in applied) for k in ("bytes_in", "bytes_removed", "docs_modified")}
+    applied = stage.run(
+        ex, _apply_task, "apply", decisions_dir=str(stage.work / "reduce"), min_chars=min_chars
+    )
+    bytes_stats = {
+        k: sum(s.get(k, 0) for s in applied) for k in ("bytes_in", "bytes_removed", "docs_modified")
+    }
     return finish(stage, mapped, applied, {"substring": params, **bytes_stats}, keep_work=keep_work)

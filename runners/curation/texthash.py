@@ -61,15 +61,25 @@ class Words:
     doc_start: np.ndarray  # int64, len n_texts + 1: text t has words [doc_start[t], doc_start[t+1])
 
 
-def word_hashes(normalized: Sequence[str]) -> Words:
-    """Hash every word of prenormalized texts (words separated by runs of spaces) in one pass."""
+def word_hashes(normalized: Sequence[str], solo: bytes = b"") -> Words:
+    """Hash every word of prenormalized texts (words separated by runs of spaces) in one pass.
+
+    Bytes listed in `solo` (ASCII punctuation, say) are words of their own even when not spaced out,
+    so "end.|Home" is the words "end", ".", "|", "home" without rewriting the text first.
+    """
     encoded = [s.encode("utf-8") for s in normalized]
     # NOTE: text t occupies buf[byte_start[t] : byte_start[t] + len]; a space before and after every
     # text means no word crosses texts and every word has a space on both sides.
     buf = np.frombuffer(b" " + b" ".join(encoded) + b" ", dtype=np.uint8)
     is_word = buf != 0x20
-    starts = np.flatnonzero(is_word[1:] & ~is_word[:-1]) + 1
-    ends = np.flatnonzero(is_word[:-1] & ~is_word[1:]) + 1
+    boundary = ~is_word[:-1] | ~is_word[1:]  # between byte i and byte i+1
+    if solo:
+        lut = np.zeros(256, dtype=bool)
+        lut[list(solo)] = True
+        is_solo = lut[buf]
+        boundary |= is_solo[:-1] | is_solo[1:]
+    starts = np.flatnonzero(is_word[1:] & boundary) + 1
+    ends = np.flatnonzero(is_word[:-1] & boundary) + 1
     byte_start = np.zeros(len(encoded) + 1, dtype=np.int64)
     np.cumsum([len(e) + 1 for e in encoded], out=byte_start[1:])
     doc_start = np.searchsorted(starts, byte_start).astype(np.int64)

@@ -49,14 +49,15 @@ class LoadedTokenizer:
         return self.backend.decode([int(i) for i in ids], skip_special_tokens=False)
 
 
-def _build(vocab_size: int, min_frequency: int, special_tokens: tuple[str, ...]):
+def _build(vocab_size: int, min_frequency: int, special_tokens: tuple[str, ...], split_digits: bool):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Digits(individual_digits=True),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
-    ])
+    byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    tok.pre_tokenizer = (
+        pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True), byte_level])
+        if split_digits else byte_level
+    )
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=list(special_tokens),
@@ -68,12 +69,14 @@ def _build(vocab_size: int, min_frequency: int, special_tokens: tuple[str, ...])
 def train_tokenizer(
     texts: Iterable[str], vocab_size: int = 32_000, min_frequency: int = 2,
     special_tokens: tuple[str, ...] = SPECIAL_TOKENS, out_dir: str | os.PathLike | None = None,
+    split_digits: bool = True,
 ) -> LoadedTokenizer:
     """Train the byte-level BPE on `texts`; save it to `out_dir` (transformers layout) if given.
 
     The first special token is EOS and the second PAD (ids 0 and 1 with the default list).
+    `split_digits=False` lets BPE merge digits (GPT-2 style); only for comparison ablations.
     """
-    tok, trainer = _build(vocab_size, min_frequency, special_tokens)
+    tok, trainer = _build(vocab_size, min_frequency, special_tokens, split_digits)
     tok.train_from_iterator(texts, trainer=trainer)
     loaded = LoadedTokenizer(tok, tok.token_to_id(special_tokens[0]), tok.token_to_id(special_tokens[1]))
     if out_dir is not None:

@@ -39,8 +39,9 @@ class UnionFind:
 
     def roots(self) -> np.ndarray:
         """The representative of every element (fully compressed)."""
-        return np.fromiter((self.find(i) for i in range(len(self.parent))), dtype=np.int64,
-                           count=len(self.parent))
+        return np.fromiter(
+            (self.find(i) for i in range(len(self.parent))), dtype=np.int64, count=len(self.parent)
+        )
 
     def components(self, min_size: int = 2) -> list[np.ndarray]:
         """Components with at least `min_size` members, each sorted, ordered by smallest member."""

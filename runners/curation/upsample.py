@@ -11,70 +11,92 @@ rate at each percentile:
 and a document's repetition is the mean of f over its percentile interval, so that the expected
 number of tokens out is exactly  available_tokens * integral(f). Two constraints fix the curve:
 
-    integral of f over [a, 1]          = target_tokens / available_tokens   (the group's budget)
+    integral of f over [s, 1]          = target_tokens / available_tokens   (the group's budget)
     mean of f over the top 5% [0.95, 1] = M                                 (max repetition, 7)
 
-`lam` is held fixed (default 0, a power law), `p` is found by bisection (the ratio of the two
-constraints is increasing in p) and C then follows. A budget that even a flat curve cannot spend
-without repeating the top more than M times is an error naming the group; a budget so small that the
-top 5% cannot reach M is met with the steepest curve allowed (`p_max`), flagged in the stats.
+where s >= a is where the first kept document starts (a document straddling a is dropped whole, so
+the integral is taken over what is actually kept). `lam` is held fixed (default 0, a power law), `p`
+is found by bisection (the ratio of the two constraints is increasing in p) and C then follows. A
+budget that even a flat curve cannot spend without repeating the top more than M times is an error
+naming the group; a budget so small that the top 5% cannot reach M is met with the steepest curve
+allowed (`p_max`), flagged in the stats.
 
-Fractional repetitions are rounded stochastically and unbiasedly (systematic rounding in an order set
-by hashes of (seed, document id), see `_round`), so the result does not depend on document order or
-worker count and the realized token total stays close to the target. Output: kept documents carry an integer
-`repeat` field (>= 1); `expand_repeats` turns them into copies with ids `<id>#k` when a consumer
-needs physical copies. Documents below the threshold are removed with reason
-"below_quality_threshold", documents whose repetition rounds to 0 with "rounded_to_zero".
+Fractional repetitions are rounded stochastically and unbiasedly (systematic rounding in an order
+set by hashes of (seed, document id), see `_round`), so the result does not depend on document order
+or worker count and the realized token total stays close to the target.
+
+Output: kept documents carry an integer `repeat` field (>= 1); `expand_repeats` turns them into
+copies with ids `<id>#k` when a consumer needs physical copies. Documents below the threshold are
+removed with reason "below_quality_threshold", documents whose repetition rounds to 0 with "rounded_to_zero".
+
+`plan_group` makes the decision from (id, score, tokens) arrays alone, for sharded runs whose reduce
+phase sees every document of a group but none of their text.
 """
 
 from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from runners.curation.base import Doc, Removed, StepResult, doc_seed
 
 TOP = 0.05
-_NODES, _WEIGHTS = np.polynomial.legendre.leggauss(64)
+_GRID = 1 << 16
 
 
 class UpsampleError(ValueError):
     """A group's token target cannot be met under the repetition cap."""
 
 
+@lru_cache(maxsize=4)  # 1 MB each; fitting probes many p once, then the fitted one is reused
+def _shape_antiderivative(p: float, k: float) -> tuple[np.ndarray, np.ndarray]:
+    """G(u) = integral_0^u t^p exp(k (t - 1)) dt on a grid of u in [0, 1] (cumulative trapezoid)."""
+    u = np.linspace(0.0, 1.0, _GRID + 1)
+    g = u**p * np.exp(k * (u - 1.0))
+    return u, np.concatenate([[0.0], np.cumsum((g[1:] + g[:-1]) / 2) / _GRID])
+
+
 @dataclass(frozen=True, slots=True)
 class Curve:
-    """f(x) = C (x-a)^p exp(lam (x-a)) on [a, 1], written in a scaled form for numerical range."""
+    """f(x) = C (x-a)^p exp(lam (x-a)), written as c * u^p * exp(lam (1-a) (u-1)) with u = (x-a)/(1-a).
+
+    NOTE: in the scaled form u stays in [0, 1], so a large p underflows gracefully instead of the raw
+    (x-a)^p being ~1e-30 while C is ~1e30; `c` is C * (1-a)^p * exp(lam (1-a)).
+    """
 
     a: float
     c: float
     p: float
     lam: float
 
-    def _g(self, x: np.ndarray) -> np.ndarray:
-        # NOTE: (x-a)/(1-a) stays in [0, 1], so large p underflows gracefully instead of the raw
-        # (x-a)^p being ~1e-30 while C is ~1e30. `c` multiplies this scaled shape.
-        u = np.clip((x - self.a) / (1.0 - self.a), 0.0, 1.0)
-        return u**self.p * np.exp(self.lam * (1.0 - self.a) * (u - 1.0))
+    def _u(self, x: np.ndarray | float) -> np.ndarray:
+        return np.clip((np.asarray(x, dtype=np.float64) - self.a) / (1.0 - self.a), 0.0, 1.0)
+
+    def value(self, x: np.ndarray | float) -> np.ndarray:
+        u = self._u(x)
+        return self.c * u**self.p * np.exp(self.lam * (1.0 - self.a) * (u - 1.0)) * (np.asarray(x) >= self.a)
+
+    def cumulative(self, x: np.ndarray | float) -> np.ndarray:
+        """Integral of f from a to x: closed form when lam = 0, else a fine grid (relative error < 1e-6)."""
+        u = self._u(x)
+        if self.lam == 0:
+            return self.c * (1.0 - self.a) * u ** (self.p + 1) / (self.p + 1)
+        grid_u, grid_g = _shape_antiderivative(float(self.p), float(self.lam * (1.0 - self.a)))
+        return self.c * (1.0 - self.a) * np.interp(u, grid_u, grid_g)
 
     def integral(self, lo: np.ndarray | float, hi: np.ndarray | float) -> np.ndarray:
-        """Integral of f over [lo, hi] (elementwise), by 64-point Gauss-Legendre on [max(lo,a), hi]."""
-        lo = np.maximum(np.asarray(lo, dtype=np.float64), self.a)
-        hi = np.maximum(np.asarray(hi, dtype=np.float64), lo)
-        half = (hi - lo)[..., None] / 2
-        x = (lo + hi)[..., None] / 2 + half * _NODES
-        return self.c * (half * _WEIGHTS * self._g(x)).sum(-1)
+        return self.cumulative(hi) - self.cumulative(lo)
 
     def mean(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         """Mean of f over each [lo, hi]; f itself where the interval is empty (zero-token docs)."""
         width = hi - lo
         safe = np.where(width > 0, width, 1.0)
-        point = self.c * self._g(lo) * (lo >= self.a)
-        return np.where(width > 0, self.integral(lo, hi) / safe, point)
+        return np.where(width > 0, self.integral(lo, hi) / safe, self.value(lo))
 
 
 def fit_curve(ratio: float, start: float, a: float = 0.40, max_repeat: float = 7.0, lam: float = 0.0,
@@ -176,44 +198,68 @@ def upsample(
     return result
 
 
-def _upsample_group(name, docs, result, ratio, target_tokens, drop_below, max_repeat, lam, seed,
-                    score_field, tokens_of) -> dict:
-    tokens = np.array([tokens_of(d) for d in docs], dtype=np.int64)
-    scores = np.array([float(d[score_field]) for d in docs])
-    available = int(tokens.sum())
-    r = _per_group(ratio, name)
-    if r is None:
-        r = _per_group(target_tokens, name) / available if available else 0.0
-    lo, hi = percentile_intervals(scores, tokens)
+@dataclass(frozen=True, slots=True)
+class GroupPlan:
+    """One group's decision, aligned with its input arrays, and the group's numbers."""
+
+    repeats: np.ndarray  # int64 copies per document; 0 for dropped ones
+    below: np.ndarray  # bool: under the quality threshold
+    rates: np.ndarray  # expected copies before rounding
+    stats: dict
+
+
+def plan_group(ids: Sequence[str], scores: np.ndarray, tokens: np.ndarray, ratio: float,
+               drop_below: float = 0.40, max_repeat: float = 7.0, lam: float = 0.0, seed: int = 0,
+               name: str = "") -> GroupPlan:
+    """The upsampling decision from ids, scores and token counts alone (no text needed).
+
+    This is what a sharded run calls once per group in its reduce phase, after mapping every shard
+    to (id, score, tokens); `upsample` is the in-memory wrapper around it.
+    """
+    tokens = np.asarray(tokens, dtype=np.int64)
+    lo, hi = percentile_intervals(np.asarray(scores, dtype=np.float64), tokens)
     keep = lo >= drop_below
     start = float(lo[keep].min()) if keep.any() else 1.0
     if keep.any() and start < 1.0:
-        curve, reached = fit_curve(r, start, drop_below, max_repeat, lam, group=name)
+        curve, reached = fit_curve(ratio, start, drop_below, max_repeat, lam, group=name)
     else:
         curve, reached = Curve(drop_below, 0.0, 0.0, lam), False
     rates = curve.mean(lo, hi)
-    repeats = _round(rates * keep, [str(d["id"]) for d in docs], seed, name)
-    realized = 0
-    for doc, k, rate, repeat, n_tok in zip(docs, keep, rates, repeats, tokens, strict=True):
-        if not k:
-            result.removed.append(Removed(str(doc["id"]), "below_quality_threshold",
-                                          f"group={name} score={doc[score_field]:.4g}"))
-        elif repeat == 0:
-            result.removed.append(Removed(str(doc["id"]), "rounded_to_zero", f"group={name} rate={rate:.3g}"))
-        else:
-            realized += int(repeat) * int(n_tok)
-            result.kept.append({**doc, "repeat": int(repeat)})
+    repeats = _round(rates * keep, [str(i) for i in ids], seed, name)
     top = lo >= 1.0 - TOP
-    return {
+    available = int(tokens.sum())
+    stats = {
         "available_tokens": available,
-        "target_tokens": r * available,
-        "expected_tokens": float((rates * tokens).sum()),
-        "realized_tokens": realized,
+        "target_tokens": ratio * available,
+        "expected_tokens": float((rates * keep * tokens).sum()),
+        "realized_tokens": int((repeats * tokens).sum()),
         "curve": {"a": curve.a, "C": curve.c, "p": curve.p, "lam": curve.lam, "start": start},
         "top_mean_repeat_expected": float(np.average(rates[top], weights=tokens[top]))
         if tokens[top].sum() else None,
         "top_mean_reached": reached,
     }
+    return GroupPlan(repeats, ~keep, rates, stats)
+
+
+def _upsample_group(name, docs, result, ratio, target_tokens, drop_below, max_repeat, lam, seed,
+                    score_field, tokens_of) -> dict:
+    tokens = np.array([tokens_of(d) for d in docs], dtype=np.int64)
+    available = int(tokens.sum())
+    r = _per_group(ratio, name)
+    if r is None:
+        r = _per_group(target_tokens, name) / available if available else 0.0
+    scores = np.array([float(d[score_field]) for d in docs])
+    ids = [str(d["id"]) for d in docs]
+    plan = plan_group(ids, scores, tokens, r, drop_below, max_repeat, lam, seed, name)
+    for doc, below, rate, repeat in zip(docs, plan.below, plan.rates, plan.repeats, strict=True):
+        if below:
+            result.removed.append(Removed(str(doc["id"]), "below_quality_threshold",
+                                          f"group={name} score={doc[score_field]:.4g}"))
+        elif repeat == 0:
+            result.removed.append(Removed(str(doc["id"]), "rounded_to_zero", f"group={name} rate={rate:.3g}"))
+        else:
+            result.kept.append({**doc, "repeat": int(repeat)})
+    return plan.stats
 
 
 def _round(rates: np.ndarray, ids: list[str], seed: int, group: str) -> np.ndarray:

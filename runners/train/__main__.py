@@ -24,14 +24,14 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValidationError) as e:
         print(f"runners.train: bad config {args.config}: {e}", file=sys.stderr)
         return 2
+    from runners.train.errors import StageError
     from runners.train.launch import maybe_reexec
     from runners.train.loop import run
-    from runners.train.model import ModelConfigError
 
     maybe_reexec(config.runtime, args.config)
     try:
         run(config)
-    except ModelConfigError as e:
+    except StageError as e:
         print(f"runners.train: {args.config}: {e}", file=sys.stderr)
         return 2
     return 0

@@ -80,11 +80,15 @@ class Checkpointer:
         _quiet_single_process(d)
 
     def latest(self) -> Path | None:
+        """The checkpoint `latest` names; failing that, the newest complete one (a `step_N` folder
+        exists only once complete, since it is renamed from `step_N.tmp` at the very end)."""
         pointer = self.folder / "latest"
-        if not pointer.exists():
-            return None
-        path = self.folder / pointer.read_text().strip()
-        return path if path.is_dir() else None
+        if pointer.exists():
+            path = self.folder / pointer.read_text().strip()
+            if path.is_dir():
+                return path
+        done = sorted(p for p in self.folder.glob("step_*") if p.is_dir() and not p.name.endswith(".tmp"))
+        return done[-1] if done else None
 
     def save(self, step: int, model: nn.Module, optimizer: torch.optim.Optimizer, trainer: dict) -> Path:
         import torch.distributed.checkpoint as dcp

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from olmospec.ir.train import DataComponent
+from runners.train.errors import StageError
 
 IGNORE = -100
 
@@ -41,10 +42,13 @@ class Shard:
         folder = Path(folder)
         meta = json.loads((folder / "meta.json").read_text())
         dtype = np.dtype(meta["dtype"]).newbyteorder("<")
-        tokens = np.memmap(folder / "tokens.bin", dtype=dtype, mode="r")
+        if meta["n_tokens"] == 0:  # an empty file cannot be memory-mapped
+            tokens = np.zeros(0, dtype=dtype)
+        else:
+            tokens = np.memmap(folder / "tokens.bin", dtype=dtype, mode="r")
         offsets = np.load(folder / "offsets.npy", mmap_mode="r")
         if int(offsets[-1]) != len(tokens) or len(offsets) != meta["n_docs"] + 1:
-            raise ValueError(
+            raise StageError(
                 f"{folder}: offsets.npy ({len(offsets) - 1} docs ending at {int(offsets[-1])}) does not "
                 f"match tokens.bin ({len(tokens)} tokens) and meta.json (n_docs={meta['n_docs']})"
             )
@@ -61,7 +65,7 @@ def shard_folders(path: str | Path) -> list[Path]:
         return [path]
     found = sorted(p.parent for p in path.rglob("meta.json"))
     if not found:
-        raise FileNotFoundError(f"{path}: no token shard (meta.json) in or below this folder")
+        raise StageError(f"{path}: no token shard (meta.json) in or below this folder")
     return found
 
 
@@ -76,7 +80,7 @@ class Source:
         self.starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         self.n_tokens = sum(len(s.tokens) for s in self.shards)
         if self.n_instances == 0:
-            raise ValueError(f"data source {self.name!r} has {self.n_tokens} tokens: fewer than seq_len + 1")
+            raise StageError(f"data source {self.name!r} has {self.n_tokens} tokens: fewer than seq_len + 1")
 
     @property
     def n_instances(self) -> int:
@@ -98,7 +102,7 @@ class Mixture:
     def __init__(self, sources: list[Source], shares: list[float], seed: int):
         total = float(sum(shares))
         if total <= 0:
-            raise ValueError("data shares add up to 0")
+            raise StageError("data shares add up to 0")
         self.sources = sources
         self.p = np.array(shares, dtype=np.float64) / total
         self.seed = seed
@@ -174,7 +178,7 @@ def pretrain_batch(rows: np.ndarray, eos_id: int) -> Batch:
 def rank_rows(n: int, rank: int, world: int) -> tuple[int, int]:
     """This rank's contiguous rows [lo, hi) of a global batch of n sequences."""
     if n % world:
-        raise ValueError(f"batch_seqs={n} must divide by the number of processes ({world})")
+        raise StageError(f"batch_seqs={n} must divide by the number of processes ({world})")
     per = n // world
     return rank * per, (rank + 1) * per
 
@@ -184,7 +188,7 @@ def micro_batches(batch: Batch, micro: int | None) -> list[Batch]:
     per = len(batch)
     micro = micro or per
     if per % micro:
-        raise ValueError(f"the per-rank batch ({per}) must divide by runtime.micro_batch ({micro})")
+        raise StageError(f"the per-rank batch ({per}) must divide by runtime.micro_batch ({micro})")
     return [batch.slice(i, i + micro) for i in range(0, per, micro)]
 
 

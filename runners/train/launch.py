@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import torch
 
 from olmospec.ir.train import TrainRuntime
+from runners.train.errors import StageError
 
 
 def inside_torchrun() -> bool:
@@ -31,7 +32,7 @@ def torchrun_argv(runtime: TrainRuntime, config_path: str, env: dict[str, str]) 
         argv.append("--standalone")
     else:
         if "MASTER_ADDR" not in env:
-            raise RuntimeError("runtime.nnodes > 1 needs MASTER_ADDR (and NODE_RANK) in the environment")
+            raise StageError("runtime.nnodes > 1 needs MASTER_ADDR (and NODE_RANK) in the environment")
         argv += [
             f"--nnodes={runtime.nnodes}",
             f"--node_rank={env.get('NODE_RANK', '0')}",

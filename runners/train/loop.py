@@ -24,6 +24,7 @@ from olmospec.ir.train import TrainConfig
 from runners.train import checkpoint as ckpt
 from runners.train import metrics as mx
 from runners.train.data import (
+    IGNORE,
     Mixture,
     Source,
     micro_batches,
@@ -31,6 +32,7 @@ from runners.train.data import (
     pretrain_batch,
     rank_rows,
 )
+from runners.train.errors import StageError
 from runners.train.launch import Dist, setup, teardown
 from runners.train.model import (
     FULL,
@@ -57,9 +59,11 @@ def _all_sum(t: torch.Tensor, d: Dist) -> torch.Tensor:
 def load_tokenizer(path: str):
     from transformers import AutoTokenizer
 
+    if not path or not Path(path).is_dir():
+        raise StageError(f"config.tokenizer={path!r} is not a folder holding a transformers tokenizer")
     tok = AutoTokenizer.from_pretrained(path)
     if tok.eos_token_id is None:
-        raise ValueError(f"tokenizer {path} has no EOS token; token shards and SFT need one")
+        raise StageError(f"tokenizer {path} has no EOS token; token shards and SFT need one")
     return tok
 
 
@@ -70,7 +74,7 @@ class Stage:
         self.config, self.d = config, d
         self.tokenizer = load_tokenizer(config.tokenizer)
         if len(self.tokenizer) > config.model.padded_vocab:
-            raise ValueError(
+            raise StageError(
                 f"tokenizer has {len(self.tokenizer)} tokens but model.vocab_size (padded) is "
                 f"{config.model.padded_vocab}"
             )
@@ -102,14 +106,21 @@ class Stage:
         self.windows = {FULL: None, SLIDING: self.hf.sliding_window}
         if config.kind == "sft":
             self.chat = ChatData(config.data, self.tokenizer, config.seq_len, config.seed)
-            if self.tokenizer.chat_template is None:
-                self.tokenizer.chat_template = CHAT_TEMPLATE
+            # the export must prompt the way training formatted chats, whatever template came with it
+            self.tokenizer.chat_template = CHAT_TEMPLATE
             self.steps = config.steps or self.chat.steps(config.epochs or 1.0, config.batch_seqs)
             self.mixture = None
         else:
             if config.steps is None:
-                raise ValueError(f"a {config.kind} stage needs `steps`")
+                raise StageError(f"a {config.kind} stage needs `steps`")
             sources = [Source(c, config.seq_len) for c in config.data]
+            for src in sources:
+                for shard in src.shards:
+                    if shard.meta["vocab_size"] > config.model.padded_vocab:
+                        raise StageError(
+                            f"{shard.path}: shard vocabulary {shard.meta['vocab_size']} exceeds the model's "
+                            f"padded vocabulary {config.model.padded_vocab}"
+                        )
             self.mixture = Mixture(sources, [c.share for c in config.data], config.seed)
             self.steps = config.steps
             self._check_repeats()
@@ -124,7 +135,7 @@ class Stage:
                 continue
             expected = self.steps * cfg.batch_seqs * comp.share / sum(c.share for c in cfg.data)
             if expected > comp.max_repeat * src.n_instances:
-                raise ValueError(
+                raise StageError(
                     f"data source {comp.name!r}: {expected:.0f} sequences planned, {src.n_instances} available; "
                     f"more than max_repeat={comp.max_repeat}"
                 )
@@ -142,12 +153,9 @@ class Stage:
         for g in self.optimizer.param_groups:
             g["lr"] = lr
         micro = micro_batches(self.batch(step), cfg.runtime.micro_batch)
-        n_tokens = _all_sum(
-            sum(int((m.targets != -100).sum()) for m in micro)
-            * torch.ones((), dtype=torch.float64, device=d.device),
-            d,
-        )
-        scale = d.world / max(1.0, float(n_tokens))
+        local = sum(int((m.targets != IGNORE).sum()) for m in micro)
+        n_tokens = float(_all_sum(torch.tensor(float(local), dtype=torch.float64, device=d.device), d))
+        scale = d.world / max(1.0, n_tokens)
         ce_total = torch.zeros((), dtype=torch.float64, device=d.device)
         for i, mb in enumerate(micro):
             if d.initialized:
@@ -162,7 +170,7 @@ class Stage:
             ce, z, _ = loss_sums(logits, targets)
             ((ce + cfg.optimizer.z_loss * z) * scale).backward()
             ce_total += ce.detach().double()
-        loss = float(_all_sum(ce_total, d)) / max(1.0, float(n_tokens))
+        loss = float(_all_sum(ce_total, d)) / max(1.0, n_tokens)
         clip = cfg.optimizer.clip if cfg.optimizer.clip is not None else float("inf")
         norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
         if hasattr(norm, "full_tensor"):
@@ -234,8 +242,6 @@ def _run(config: TrainConfig, d: Dist) -> dict:
             bar.set_postfix(loss=f"{r['loss']:.4f}", tok_s=f"{tps:.0f}", refresh=False)
         if (step + 1) % every == 0 or step + 1 == stage.steps:
             saver.save(step + 1, stage.model, stage.optimizer, stage.trainer_state())
-    if start == stage.steps and stage.steps and saver.latest() is None:
-        saver.save(stage.steps, stage.model, stage.optimizer, stage.trainer_state())
     ckpt.export_hf(stage.model, d, out / "hf", stage.tokenizer)
     summary = mx.summarize(log.rows)
     if d.is_main:

@@ -18,11 +18,12 @@ import torch
 from torch import nn
 
 from olmospec.ir.model import ModelConfig, YarnConfig
+from runners.train.errors import StageError
 
 SLIDING, FULL = "sliding_attention", "full_attention"
 
 
-class ModelConfigError(ValueError):
+class ModelConfigError(StageError):
     """A ModelConfig that this runner cannot build; the message names the field."""
 
 
@@ -174,7 +175,7 @@ def load_hf_weights(model: nn.Module, folder: str | Path) -> None:
 
     files = sorted(Path(folder).glob("*.safetensors"))
     if not files:
-        raise FileNotFoundError(f"no *.safetensors in {folder} (init_from must be a stage output with hf/)")
+        raise StageError(f"no *.safetensors in {folder} (init_from must be a stage output with hf/)")
     state: dict[str, torch.Tensor] = {}
     for f in files:
         state.update(load_file(str(f)))
@@ -182,12 +183,12 @@ def load_hf_weights(model: nn.Module, folder: str | Path) -> None:
     missing = sorted(set(params) - set(state))
     unexpected = sorted(set(state) - set(params))
     if missing or unexpected:
-        raise ValueError(
+        raise StageError(
             f"{folder}: weights do not match the model: missing {missing}, unexpected {unexpected}"
         )
     for name, p in params.items():
         if tuple(state[name].shape) != tuple(p.shape):
-            raise ValueError(f"{folder}: {name} has shape {tuple(state[name].shape)}, model {tuple(p.shape)}")
+            raise StageError(f"{folder}: {name} has shape {tuple(state[name].shape)}, model {tuple(p.shape)}")
         _copy_full(p, state[name])
     reset_buffers(model)
 

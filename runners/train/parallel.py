@@ -36,7 +36,11 @@ def parallelize(
 ) -> nn.Module:
     """Shard `model` (still on meta) over all ranks; returns it, modified in place."""
     if activation_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        kwargs = {"use_reentrant": False}
+        if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5.2x; older: the old name
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
     layers = model.model.layers
     if compile:
         for layer in layers:

@@ -26,6 +26,7 @@ import torch
 
 from olmospec.ir.train import DataComponent
 from runners.train.data import IGNORE, Batch, _rng
+from runners.train.errors import StageError
 
 # NOTE: newlines are Jinja string expressions, because transformers renders with trim_blocks=True,
 # which would eat a literal newline after a block tag.
@@ -72,9 +73,35 @@ def _problem(record: object) -> str | None:
     return None
 
 
+SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst")
+
+
 def _jsonl_files(path: str) -> list[Path]:
     p = Path(path)
-    return sorted(p.rglob("*.jsonl")) if p.is_dir() else [p]
+    if p.is_dir():
+        return sorted(f for f in p.rglob("*") if f.name.endswith(SUFFIXES))
+    if not p.exists():
+        raise StageError(f"SFT data {path} does not exist")
+    return [p]
+
+
+def _lines(path: Path):
+    """Lines of a jsonl file, plain, gzip or zstd (the CONTRACTS.md document formats)."""
+    if path.name.endswith(".gz"):
+        import gzip
+
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            yield from f
+    elif path.name.endswith(".zst"):
+        import io
+
+        import zstandard
+
+        with path.open("rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw) as z:
+            yield from io.TextIOWrapper(z, encoding="utf-8")
+    else:
+        with path.open(encoding="utf-8") as f:
+            yield from f
 
 
 class ChatData:
@@ -88,7 +115,7 @@ class ChatData:
         self.convs: list[tuple[np.ndarray, np.ndarray]] = []
         for comp in components:
             for f in _jsonl_files(comp.path):
-                for line in f.read_text().splitlines():
+                for line in _lines(f):
                     if not line.strip():
                         continue
                     try:
@@ -105,7 +132,7 @@ class ChatData:
                         ids, train = ids[:seq_len], train[:seq_len]
                     self.convs.append((np.array(ids, dtype=np.int64), np.array(train, dtype=bool)))
         if not self.convs:
-            raise ValueError(
+            raise StageError(
                 f"no usable chat records in {[c.path for c in components]} ({dict(self.skipped)})"
             )
         self._epochs: dict[int, list[list[int]]] = {}

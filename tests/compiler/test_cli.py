@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def cli(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "olmospec.cli", *args], cwd=cwd, capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "olmospec.cli", *args], cwd=cwd, capture_output=True, text=True, check=False)
 
 
 def test_diff_reports_change_and_reruns(tmp_path):

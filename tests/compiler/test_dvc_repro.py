@@ -28,7 +28,7 @@ def sh(cmd, cwd):
     env = {**os.environ, "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com",
            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])}
-    r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
+    r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, check=False)
     assert r.returncode == 0, f"{cmd}: {r.stdout}\n{r.stderr}"
     return r.stdout
 

@@ -42,7 +42,7 @@ def test_error_case(case):
 def test_cli_renders_position_source_line_and_caret():
     case = HERE / "errors" / "unknown_mix.ospec"
     r = subprocess.run([sys.executable, "-m", "olmospec.cli", "check", str(case)], capture_output=True, text=True,
-                       cwd=ROOT)
+                       cwd=ROOT, check=False)
     assert r.returncode == 1
     assert "Traceback" not in r.stderr
     lines = r.stderr.splitlines()
@@ -53,7 +53,7 @@ def test_cli_renders_position_source_line_and_caret():
 
 def test_cli_missing_file_is_an_error_not_a_traceback(tmp_path):
     r = subprocess.run([sys.executable, "-m", "olmospec.cli", "check", str(tmp_path / "nope.ospec")],
-                       capture_output=True, text=True, cwd=ROOT)
+                       capture_output=True, text=True, cwd=ROOT, check=False)
     assert r.returncode == 1 and "Traceback" not in r.stderr and "file not found" in r.stderr
 
 

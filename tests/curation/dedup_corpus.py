@@ -36,13 +36,13 @@ def real_documents(min_words: int = 20) -> tuple[str, ...]:
     for f in sorted(Path("/usr/share/doc").glob("*/copyright")):
         texts.extend(_paragraphs(f.read_text(errors="replace")))
     status = Path("/var/lib/dpkg/status").read_text(errors="replace")
-    for block in re.findall(r"^Description: (.*\n(?: .*\n)*)", status, re.M):
+    for block in re.findall(r"^Description: (.*\n(?: .*\n)*)", status, re.MULTILINE):
         texts.append(" ".join(line.strip() for line in block.splitlines() if line.strip() != "."))
     for f in sorted(Path("/usr/share/common-licenses").glob("*")):
         if f.is_file():
             texts.extend(_paragraphs(f.read_text(errors="replace")))
     for f in sorted(STDLIB.glob("*.py")):
-        for doc in re.findall(r'"""(.*?)"""', f.read_text(errors="replace"), re.S):
+        for doc in re.findall(r'"""(.*?)"""', f.read_text(errors="replace"), re.DOTALL):
             texts.extend(_paragraphs(doc))
     return tuple(dict.fromkeys(t for t in texts if len(t.split()) >= min_words))
 

@@ -31,6 +31,9 @@ def _docstring_items(n: int = 150) -> list[dict]:
 
 def test_normalize_strips_case_punctuation_and_space():
     assert normalize("  Hello,\tWORLD!!  it's\u00a0fine\u2014ok. ") == "hello world its fineok"
+    # composed vs decomposed accents, full-width letters, curly quotes
+    variant = normalize("Cafe\u0301 \uff26\uff35\uff2c\uff2c don\u2019t")
+    assert variant == normalize("Café full dont") == "café full dont"
 
 
 def test_planted_items_are_found_through_edits():
@@ -106,6 +109,8 @@ def test_straddling_short_and_multiple_choice_items():
     }
     index = build_index(items)
     assert index.skipped == {"mc": 0, "short": 1}  # two words: too short to match safely
+    with pytest.raises(ValueError, match="benchmark 'mc' item 'bad'"):
+        build_index({"mc": [{"id": "bad", "question": "Which?", "choices": ["a"], "label": 3}]})
     docs = [
         "Quiz: which gas do plants absorb from the air during photosynthesis? Carbon dioxide, of course.",
         "The capital of Mongolia? Ulaanbaatar, a cold city.",
@@ -127,23 +132,25 @@ def test_vectorized_scan_agrees_with_reference(seed):
     texts = [" ".join(rng.choices(vocab, k=rng.randrange(0, 300))) for _ in range(200)]
     index = build_index({"toy": items}, n=4)
     fast = [{(m.unit.benchmark, m.unit.item_id) for m in ms} for ms in scan(texts, index)]
-    slow = [{(bench, item) for bench, item, _ in units} for units in scan_reference(texts, {"toy": items}, n=4)]
+    reference = scan_reference(texts, {"toy": items}, n=4)
+    slow = [{(bench, item) for bench, item, _ in units} for units in reference]
     assert fast == slow
     assert any(fast)
 
 
 def test_several_items_in_one_document_and_markup():
     items = {
-        "facts": [{"id": "tower", "text": "The iron lattice tower on the Champ de Mars in Paris was completed "
-                   "in 1889 for the World's Fair and is now a global cultural icon."}],
+        "facts": [{"id": "tower", "text": "The iron lattice tower on the Champ de Mars in Paris was "
+                   "completed in 1889 for the World's Fair and is now a global cultural icon."}],
         "science": [{"id": "crust", "question": "Which chemical element makes up the largest share of the "
                      "mass of the Earth's crust?", "answer": "Oxygen, at about 46 percent."}],
     }
     index = pickle.loads(pickle.dumps(build_index(items)))  # what a worker receives
     docs = [
-        {"id": "both", "text": "Fact one: the iron lattice tower on the Champ de Mars in Paris was completed in "
-         "1889 for the World's Fair and is now a global cultural icon. Fact two: which chemical element "
-         "makes up the largest share of the mass of the Earth's crust? Oxygen, at about 46 percent."},
+        {"id": "both", "text": "Fact one: the iron lattice tower on the Champ de Mars in Paris was "
+         "completed in 1889 for the World's Fair and is now a global cultural icon. Fact two: which "
+         "chemical element makes up the largest share of the mass of the Earth's crust? Oxygen, at "
+         "about 46 percent."},
         {"id": "markup", "text": "The **iron lattice tower** on the *Champ de Mars* (Paris) was completed in "
          "1889 -- for the World's Fair -- and is now a *global* cultural icon!!!"},
         {"id": "paraphrase", "text": "Built for the 1889 World's Fair, the Paris tower became an icon."},

@@ -6,6 +6,10 @@ from __future__ import annotations
 import json
 import random
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +35,9 @@ def shards(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     texts, origin = planted()
     rng = random.Random(5)
     n_real = len(texts) - len(origin)
-    picked = [origin[i] for i in range(150)] + list(range(n_real, n_real + 150)) + rng.sample(range(n_real), 500)
+    picked = (
+        [origin[i] for i in range(150)] + list(range(n_real, n_real + 150)) + rng.sample(range(n_real), 500)
+    )
     footer = texts[origin[0]][:400]
     docs = []
     for k, i in enumerate(picked):
@@ -141,3 +147,27 @@ def test_ray_matches_local(shards: list[Path], tmp_path: Path) -> None:
     finally:
         ray.shutdown()
         shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_killed_subprocess_resumes(shards: list[Path], tmp_path: Path) -> None:
+    """SIGKILL a real run as soon as its first shard is marked complete, then rerun."""
+    reference = tmp_path / "ref" / "out.jsonl"
+    run_exact(shards, reference, workers=1)
+    out = tmp_path / "run" / "out.jsonl"
+    code = (
+        "import sys; from runners.curation.exact import run_exact; "
+        "run_exact(sys.argv[2:], sys.argv[1], workers=1, keep_work=True)"
+    )
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen([sys.executable, "-c", code, str(out), *map(str, shards)], cwd=root)
+    marker = Path(f"{out}.work") / "markers" / "map" / "00000.done"
+    deadline = time.monotonic() + 60
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.002)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    if proc.returncode == -signal.SIGKILL:
+        assert not out.exists()
+    stats = run_exact(shards, out, workers=1)
+    assert stats["shards_resumed"]["map"] >= 1
+    assert _outputs(out) == _outputs(reference)

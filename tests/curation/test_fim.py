@@ -59,6 +59,18 @@ def test_rates_within_binomial_confidence(rate, spm_rate):
     assert _within_binomial(result.stats["spm"], transformed, spm_rate)
 
 
+def test_cut_points_are_uniform_over_interior_positions():
+    n, text = 4000, "0123456789"
+    counts = [0] * len(text)
+    for doc in apply_fim([{"id": f"u{i}", "text": text} for i in range(n)], rate=1.0, seed=2).kept:
+        prefix, middle, _ = invert(doc["text"])
+        counts[len(prefix)] += 1
+        counts[len(prefix) + len(middle)] += 1
+    assert counts[0] == 0  # never before the first character (nor after the last: index 10)
+    for c in counts[1:]:
+        assert _within_binomial(c, 2 * n, 1 / 9)
+
+
 def test_seeded_per_document_independent_of_order():
     docs = _code_docs()
     forward = {d["id"]: d["text"] for d in apply_fim(docs, seed=5).kept}

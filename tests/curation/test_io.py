@@ -108,3 +108,24 @@ def test_list_shards_and_siblings(tmp_path: Path) -> None:
         list_shards([tmp_path / "notes.txt"])
     assert sibling("out/x.jsonl.zst", "removed") == "out/x.removed.jsonl"
     assert sibling("x.parquet", "rejects") == "x.rejects.jsonl"
+
+
+@pytest.mark.parametrize("suffix", [".jsonl.gz", ".jsonl.zst"])
+def test_truncated_compressed_file_keeps_what_was_read(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"cut{suffix}"
+    write_docs(path, [{"id": f"d{i}", "text": f"document number {i} " * 20} for i in range(2000)])
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    docs, rejects = read_shard(path)
+    assert 0 < len(docs) < 2000
+    assert [d["id"] for d in docs] == [f"d{i}" for i in range(len(docs))]
+    assert [(r.reason, r.line) for r in rejects] == [("unreadable_rest_of_file", len(docs) + 1)]
+
+
+def test_multi_frame_zstd_is_read_whole(tmp_path: Path) -> None:
+    zstandard = pytest.importorskip("zstandard")
+    frames = [b'{"id": "a", "text": "x"}\n{"id": "b",', b' "text": "y"}\n{"id": "c", "text": "z"}']
+    path = tmp_path / "frames.jsonl.zst"
+    path.write_bytes(b"".join(zstandard.ZstdCompressor().compress(f) for f in frames))
+    docs, rejects = read_shard(path)
+    assert [d["id"] for d in docs] == ["a", "b", "c"] and rejects == []

@@ -71,7 +71,7 @@ def test_estimator_agrees_with_datasketch() -> None:
     texts = planted()[0]
     origin = planted()[1]
     n = len(real_documents())
-    for i in range(0, 40):
+    for i in range(40):
         a, b = texts[origin[i]], texts[n + i]
         sa, sb = shingle_hashes(a), shingle_hashes(b)
         ours = float((signatures([sa, sb], 256)[0] == signatures([sa, sb], 256)[1]).mean())
@@ -118,8 +118,10 @@ def test_recall_and_precision_on_real_corpus() -> None:
         cluster_of[index[r.id]] = index[r.detail]
     found = sum(cluster_of[i] == cluster_of[j] for i, j in truth)
     recall = found / len(truth)
-    print(f"\ntrue pairs {len(truth)}, recall {recall:.4f}, stats "
-          f"{ {k: v for k, v in result.stats.items() if k != 'minhash'} }")
+    print(
+        f"\ntrue pairs {len(truth)}, recall {recall:.4f}, stats "
+        f"{ {k: v for k, v in result.stats.items() if k != 'minhash'} }"
+    )
     assert len(truth) > 1000 and recall >= 0.95
     # precision 1.0: every cluster is connected by true (J >= threshold) pairs alone
     truth_graph = UnionFind(len(docs))

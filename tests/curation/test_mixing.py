@@ -33,7 +33,7 @@ def test_plan_meets_shares_and_budget_within_caps():
 
 
 def test_cap_violation_names_the_source():
-    with pytest.raises(MixError, match="source 'wiki'.*max repetition 1"):
+    with pytest.raises(MixError, match=r"source 'wiki'.*max repetition 1"):
         plan_mix(AVAILABLE, SHARES, budget=5_000_000, caps={"web": 1, "code": 1, "math": 4, "wiki": 1})
     with pytest.raises(MixError, match="sum to"):
         plan_mix(AVAILABLE, {"web": 0.5}, budget=10)
@@ -49,7 +49,8 @@ def test_rescale_policy_caps_and_redistributes():
     assert rows["wiki"]["realized_tokens"] == 50_000 and rows["math"]["realized_tokens"] == 300_000
     assert abs(plan.realized_total - 5_000_000) <= len(rows)
     # the shortfall goes to web and code in proportion 0.76 : 0.14
-    assert rows["web"]["realized_tokens"] / rows["code"]["realized_tokens"] == pytest.approx(0.76 / 0.14, rel=1e-6)
+    ratio = rows["web"]["realized_tokens"] / rows["code"]["realized_tokens"]
+    assert ratio == pytest.approx(0.76 / 0.14, rel=1e-6)
     assert any("capped and rescaled: math, wiki" in f for f in plan.flags)
     short = plan_mix(AVAILABLE, SHARES, budget=50_000_000, caps=1, policy="rescale")
     assert short.realized_total == sum(AVAILABLE.values())

@@ -34,7 +34,9 @@ def brute_force_mask(texts: list[bytes], n: int) -> np.ndarray:
 def _random_texts(rng: random.Random) -> tuple[list[bytes], int]:
     alphabet = rng.choice(["ab", "abc", "abcd", "é a", "日本x", "🙂é ", "ab\n"])
     n = rng.randint(1, 9)
-    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60))) for _ in range(rng.randint(1, 5))]
+    texts = [
+        "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60))) for _ in range(rng.randint(1, 5))
+    ]
     return [t.encode() for t in texts], n
 
 
@@ -50,7 +52,7 @@ def test_properties_on_small_inputs() -> None:
     rng = random.Random(1)
     for _ in range(300):
         texts, n = _random_texts(rng)
-        data, starts = concat(texts)
+        data, _ = concat(texts)
         blob = data.tobytes()
         mask = repeat_mask(data, n)
         counts: dict[bytes, list[int]] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -53,6 +54,13 @@ def test_special_tokens_and_single_digits(tok_dir):
     assert "".join(digit_tokens) == "2024123456789099" + "95"
 
 
+def test_digits_merge_only_when_asked(corpus):
+    merged = train_tokenizer(corpus[:800] + ["2024 2024 1999 1999 2025"] * 50, vocab_size=1200,
+                             split_digits=False)
+    tokens = merged.backend.encode("In 2024 and 1999", add_special_tokens=False).tokens
+    assert any(sum(c.isdigit() for c in t) > 1 for t in tokens)
+
+
 def test_shard_round_trip_and_format(tok_dir, corpus, tmp_path):
     tok = load_tokenizer(tok_dir)
     docs = [{"id": f"d{i}", "text": t} for i, t in enumerate(corpus)]
@@ -69,7 +77,7 @@ def test_shard_round_trip_and_format(tok_dir, corpus, tmp_path):
     raw = np.fromfile(tmp_path / "shard" / "tokens.bin", dtype="<u2")
     for i, doc in enumerate(docs):
         ids_i = shard.doc(i)
-        assert ids_i[-1] == tok.eos_id and tok.eos_id not in ids_i[:-1].tolist() or EOS in doc["text"]
+        assert ids_i[-1] == tok.eos_id and tok.eos_id not in ids_i[:-1].tolist()
         assert np.array_equal(raw[offsets[i] : offsets[i + 1]], ids_i)
         assert tok.decode(ids_i[:-1]) == doc["text"]
     fim_doc = shard.doc(len(docs) - 1).tolist()
@@ -84,8 +92,19 @@ def test_shards_are_byte_identical_across_runs(corpus, tmp_path):
         write_shard(({"id": str(i), "text": t} for i, t in enumerate(corpus)), tok, tmp_path / f"s{run}", "x")
         digests.append([hashlib.sha256((tmp_path / f"s{run}" / f).read_bytes()).hexdigest()
                         for f in ("tokens.bin", "offsets.npy", "meta.json")])
-        digests[-1].append(hashlib.sha256((tmp_path / f"tok{run}" / "tokenizer.json").read_bytes()).hexdigest())
+        tok_json = (tmp_path / f"tok{run}" / "tokenizer.json").read_bytes()
+        digests[-1].append(hashlib.sha256(tok_json).hexdigest())
     assert digests[0] == digests[1]
+
+
+def test_large_vocabularies_use_uint32(tok_dir, tmp_path):
+    base = load_tokenizer(tok_dir)
+    big = SimpleNamespace(backend=base.backend, eos_id=base.eos_id, pad_id=base.pad_id, vocab_size=100_000)
+    meta = write_shard([{"id": "a", "text": MULTIBYTE[0]}], big, tmp_path / "s32", "x")
+    shard = TokenShard(tmp_path / "s32")
+    assert meta["dtype"] == "uint32" and shard.tokens.dtype == np.dtype("<u4")
+    assert os.path.getsize(tmp_path / "s32" / "tokens.bin") == 4 * shard.n_tokens
+    assert base.decode(shard.doc(0)[:-1]) == MULTIBYTE[0]
 
 
 def test_empty_shard_and_missing_meta(tok_dir, tmp_path):

@@ -19,8 +19,10 @@ def _docs(n: int = 20_000, seed: int = 0, topics=("science", "sports")) -> list[
     rng = np.random.default_rng(seed)
     tokens = rng.integers(50, 1500, size=n)
     scores = rng.beta(2, 5, size=n)
-    return [{"id": f"d{i}", "text": "", "n_tokens": int(t), "quality": float(s), "topic": topics[i % len(topics)]}
-            for i, (t, s) in enumerate(zip(tokens, scores, strict=True))]
+    return [
+        {"id": f"d{i}", "text": "", "n_tokens": int(t), "quality": float(s), "topic": topics[i % len(topics)]}
+        for i, (t, s) in enumerate(zip(tokens, scores, strict=True))
+    ]
 
 
 def _token_percentile(docs: list[dict]) -> dict[str, float]:
@@ -66,7 +68,10 @@ def test_target_tokens_per_group_and_determinism():
     a = upsample(docs, target_tokens=targets, seed=9)
     b = upsample(list(reversed(docs)), target_tokens=targets, seed=9)
     assert sorted((d["id"], d["repeat"]) for d in a.kept) == sorted((d["id"], d["repeat"]) for d in b.kept)
-    assert sorted((r.id, r.reason, r.detail) for r in a.removed) == sorted((r.id, r.reason, r.detail) for r in b.removed)
+    def removed(result):
+        return sorted((r.id, r.reason, r.detail) for r in result.removed)
+
+    assert removed(a) == removed(b)
     c = upsample(docs, target_tokens=targets, seed=10)
     assert sorted((d["id"], d["repeat"]) for d in a.kept) != sorted((d["id"], d["repeat"]) for d in c.kept)
     for topic, target in targets.items():
@@ -84,6 +89,14 @@ def test_curve_constraints_hold_exactly():
         assert np.all(np.diff(curve.mean(xs[:-1], xs[1:])) >= 0)  # higher quality, more repeats
 
 
+def test_grid_integral_matches_closed_form():
+    lo, hi = np.array([0.3, 0.41, 0.7, 0.95, 0.999]), np.array([0.5, 0.42, 0.9, 1.0, 1.0])
+    for p in (0.0, 1.5, 6.0, 40.0):
+        exact = Curve(0.4, 2.0, p, 0.0).integral(lo, hi)
+        grid = Curve(0.4, 2.0, p, 1e-12).integral(lo, hi)
+        assert np.allclose(grid, exact, rtol=1e-5, atol=1e-12)
+
+
 def test_infeasible_and_tiny_budgets():
     with pytest.raises(UpsampleError, match="group 'web'"):
         fit_curve(5.0, 0.40, group="web")  # a flat curve at 7x over the top 60% gives at most 4.2x
@@ -94,7 +107,8 @@ def test_infeasible_and_tiny_budgets():
 def test_ties_share_an_interval_and_drops_are_explained():
     lo, hi = percentile_intervals(np.array([0.5, 0.1, 0.5, 0.9]), np.array([10, 10, 20, 60]))
     assert lo.tolist() == [0.1, 0.0, 0.1, 0.4] and hi.tolist() == [0.4, 0.1, 0.4, 1.0]
-    docs = [{"id": str(i), "text": "w " * 10, "quality": q, "topic": "t"} for i, q in enumerate([0.1, 0.2, 0.3])]
+    scores = (0.1, 0.2, 0.3)
+    docs = [{"id": str(i), "text": "w " * 10, "quality": q, "topic": "t"} for i, q in enumerate(scores)]
     result = upsample(docs, ratio=0.01, seed=0)
     assert {r.reason for r in result.removed} <= {"below_quality_threshold", "rounded_to_zero"}
     assert len(result.kept) + len(result.removed) == 3
@@ -102,6 +116,7 @@ def test_ties_share_an_interval_and_drops_are_explained():
 
 
 def test_expand_repeats_names_copies():
-    copies = list(expand_repeats([{"id": "a", "text": "x", "repeat": 3}, {"id": "b", "text": "y", "repeat": 1}]))
+    docs = [{"id": "a", "text": "x", "repeat": 3}, {"id": "b", "text": "y", "repeat": 1}]
+    copies = list(expand_repeats(docs))
     assert [c["id"] for c in copies] == ["a#0", "a#1", "a#2", "b#0"]
     assert all("repeat" not in c for c in copies)

@@ -34,6 +34,13 @@ def test_shard_round_trip_and_validation(tmp_path):
         Shard.open(folder)
 
 
+def test_empty_shard_is_read_and_contributes_nothing(tmp_path):
+    write_shard(tmp_path / "src" / "a", [list(range(2, 40))], eos_id=1, vocab_size=64)
+    write_shard(tmp_path / "src" / "b", [], eos_id=1, vocab_size=64)
+    src = Source(DataComponent(name="s", path=str(tmp_path / "src"), share=1.0), seq_len=8)
+    assert len(src.shards) == 2 and src.n_instances == 39 // 8
+
+
 def test_instances_tile_the_stream(tmp_path):
     """Instance k is tokens [k*L, k*L + L + 1): consecutive instances overlap by one token."""
     folder = write_shard(tmp_path / "s", [list(range(2, 40))], eos_id=1, vocab_size=64)

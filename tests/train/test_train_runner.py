@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -140,6 +141,32 @@ def test_two_processes_match_one(tmp_path, tokenizer_dir, shards):
     a, b = losses(tmp_path / "one"), losses(tmp_path / "two")
     assert len(a) == len(b) == 5
     assert max(abs(x - y) for x, y in zip(a, b, strict=True)) < 1e-5, (a, b)
+    wa, wb = _hf_weights(tmp_path / "one"), _hf_weights(tmp_path / "two")
+    assert max((wa[k] - wb[k]).abs().max().item() for k in wa) < 1e-5
+
+
+@pytest.mark.slow
+def test_checkpoint_of_one_process_resumes_on_two(tmp_path, tokenizer_dir, shards):
+    """DCP reshards on load: a 1-process checkpoint continues under FSDP2 on 2 ranks, same numbers."""
+    one = make_config(
+        tmp_path / "one", tokenizer_dir, _data(shards), steps=5, runtime={"checkpoint_every": 2}
+    )
+    two = one.model_copy(
+        update={
+            "output": str(tmp_path / "two"),
+            "runtime": one.runtime.model_copy(update={"nproc_per_node": 2}),
+        }
+    )
+    assert run_runner(write_config(one, tmp_path / "one.json")).returncode == 0
+    (tmp_path / "two" / "checkpoints").mkdir(parents=True)
+    shutil.copytree(
+        tmp_path / "one" / "checkpoints" / "step_00000004", tmp_path / "two" / "checkpoints" / "step_00000004"
+    )
+    (tmp_path / "two" / "checkpoints" / "latest").write_text("step_00000004\n")
+    r = run_runner(write_config(two, tmp_path / "two.json"))
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert json.loads((tmp_path / "two" / "receipt.json").read_text())["resumed_from_step"] == 4
+    assert abs(losses(tmp_path / "one")[-1] - losses(tmp_path / "two")[-1]) < 1e-5
     wa, wb = _hf_weights(tmp_path / "one"), _hf_weights(tmp_path / "two")
     assert max((wa[k] - wb[k]).abs().max().item() for k in wa) < 1e-5
 

@@ -50,8 +50,8 @@ def write_shard(
     """A token shard as CONTRACTS.md defines it; each document gets its EOS appended."""
     folder.mkdir(parents=True, exist_ok=True)
     docs = [list(d) + [eos_id] for d in docs]
-    tokens = np.concatenate([np.array(d, dtype="<u2") for d in docs])
-    offsets = np.concatenate([[0], np.cumsum([len(d) for d in docs])]).astype(np.int64)
+    tokens = np.array([t for d in docs for t in d], dtype="<u2")
+    offsets = np.concatenate([[0], np.cumsum([len(d) for d in docs], dtype=np.int64)]).astype(np.int64)
     tokens.tofile(folder / "tokens.bin")
     np.save(folder / "offsets.npy", offsets)
     meta = {
