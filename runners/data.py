@@ -9,6 +9,7 @@ summary is printed (`--json` for JSON). Options mirror the spec's fields:
     olmospec data decontaminate in.jsonl out.jsonl --against EVAL.jsonl [--against ...] --ngram 8
     olmospec data fim code.parquet out.jsonl --rate 0.5 --spm 0.5
     olmospec data quality in.jsonl out.jsonl --positive good.jsonl --negative bad.jsonl
+                                          (also writes the classifier: out.quality_model.bin)
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -72,33 +72,24 @@ def _read(paths: list[str], text_field: str, id_field: str):
     return docs, rejects
 
 
-def _in_memory(args, inputs: list[str], output: str) -> dict[str, Any]:
-    from runners.curation import io as cio
+def _docwise(args, inputs: list[str], output: str) -> dict[str, Any]:
+    from runners.curation.sharded import run_docwise
 
-    docs, rejects = _read(inputs, args.text_field, args.id_field)
     if args.step == "decontaminate":
-        from runners.curation.decontam import build_index, decontaminate
-
-        index = build_index({Path(p).stem: list(cio.iter_jsonl(p)) for p in args.against}, n=args.ngram)
-        result = decontaminate(docs, index, min_overlap=args.min_overlap, text_field=args.text_field)
+        params = {"against": {Path(p).stem: p for p in args.against}, "ngram": args.ngram,
+                  "min_overlap": args.min_overlap}
     elif args.step == "fim":
-        from runners.curation.fim import apply_fim
-
-        result = apply_fim(docs, rate=args.rate, spm_rate=args.spm, seed=args.seed, text_field=args.text_field)
+        params = {"rate": args.rate, "spm_rate": args.spm, "seed": args.seed}
     else:
-        from runners.curation.quality import score_documents, train
+        from runners.curation.quality import train
 
         pos, _ = _read(args.positive, args.text_field, args.id_field)
         neg, _ = _read(args.negative, args.text_field, args.id_field)
         model = train([d[args.text_field] for d in pos], [d[args.text_field] for d in neg])
-        result = score_documents(docs, model, text_field=args.text_field)
-    cio.write_docs(output, result.kept)
-    cio.write_jsonl(cio.sibling(output, "removed"), [r.to_json() for r in result.removed])
-    cio.write_jsonl(cio.sibling(output, "rejects"), [r.to_json() for r in rejects])
-    stats = {"step": args.step, "docs_in": len(docs), "docs_kept": len(result.kept),
-             "docs_removed": len(result.removed), "rejects": len(rejects),
-             "removed_by_reason": dict(Counter(r.reason for r in result.removed)), **result.stats}
-    return json.loads(json.dumps(stats, default=str))
+        model_path = str(Path(output).with_suffix("")) + ".quality_model.bin"
+        model.save(model_path)
+        params = {"model": model_path}
+    return run_docwise(args.step, inputs, output, params, text_field=args.text_field, id_field=args.id_field)
 
 
 def run(args) -> dict[str, Any]:
@@ -120,7 +111,7 @@ def run(args) -> dict[str, Any]:
         from runners.curation.substring import run_substring
 
         return run_substring(inputs, output, min_bytes=args.min_bytes, workers=args.workers, **fields)
-    return _in_memory(args, inputs, output)
+    return _docwise(args, inputs, output)
 
 
 def main(argv: list[str] | None = None) -> None:

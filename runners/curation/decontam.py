@@ -323,5 +323,7 @@ def decontaminate(
             }
             for bench in index.items
         },
+        # item ids per benchmark, so that sharded runs can merge "items found" exactly
+        "found_items": {bench: sorted(found[bench]) for bench in sorted(found)},
     }
     return result
