@@ -12,7 +12,7 @@ from runners.curation.upsample import upsample
 
 def _docs(n=600, seed=0):
     rng = random.Random(seed)
-    words = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu".split()
+    words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu"]
     return [{"id": f"d{i:04d}", "text": " ".join(rng.choice(words) for _ in range(rng.randint(20, 200))),
              "quality": rng.random(), "topic": rng.choice(["a", "b", "c"])} for i in range(n)]
 
