@@ -38,13 +38,17 @@ def human(x: float | None, unit: str = "") -> str:
     return f"{x:.3g}{unit}"
 
 
+def _sci(x: float | None) -> str:
+    return "-" if not x else f"{x:.3g}"
+
+
 def plan_table(plan: dict) -> str:
     rows = [("stage", "kind", "variants", "params", "tokens", "FLOPs", "GPU-h", "cost $")]
     for s in plan["stages"]:
         rows.append((s["id"], s["kind"], str(len(s["variants"])), human(s["params"]), human(s["tokens"]),
-                     human(s["flops"]), human(s["gpu_hours"]), human(s["cost_usd"])))
+                     _sci(s["flops"]), human(s["gpu_hours"]), human(s["cost_usd"])))
     t = plan["total"]
-    rows.append(("total", "", "", "", human(t["tokens"]), human(t["flops"]), human(t["gpu_hours"]),
+    rows.append(("total", "", "", "", human(t["tokens"]), _sci(t["flops"]), human(t["gpu_hours"]),
                  human(t["cost_usd"]) if t["cost_usd"] else "-"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]

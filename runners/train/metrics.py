@@ -89,9 +89,13 @@ def summarize(rows: list[dict]) -> dict:
     # NOTE: the first step of a process includes warm-up (allocation, compile): left out of the mean
     speeds = col("tokens_per_s")[1:] or col("tokens_per_s")
     mfus = col("mfu")[1:] or col("mfu")
+    losses = col("loss")
+    k = max(1, len(losses) // 10)  # single steps are noisy: also report the first and last tenth
     return {
         "first_loss": float(rows[0]["loss"]),
         "final_loss": float(rows[-1]["loss"]),
+        "loss_first_tenth": sum(losses[:k]) / k,
+        "loss_last_tenth": sum(losses[-k:]) / k,
         "steps": int(rows[-1]["step"]),
         "tokens": int(float(rows[-1]["tokens"])),
         "mean_tokens_per_s": sum(speeds) / len(speeds),
