@@ -104,7 +104,8 @@ def _stage(node: Node, g: Graph, cfg_path: str) -> dict:
     if node.metrics:
         st["metrics"] = [{m: {"cache": False}} for m in node.metrics]
     if node.plots:
-        st["plots"] = [{p: {"cache": False}} for p in node.plots]
+        # persist: a resumed stage appends to the curve its killed run wrote
+        st["plots"] = [{p: {"cache": False, "persist": True}} for p in node.plots]
     if node.always_changed:
         st["always_changed"] = True
     st["meta"] = {"kind": node.kind, "variants": sorted(node.variants)}

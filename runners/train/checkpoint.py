@@ -14,6 +14,7 @@ a run may resume on a different number of ranks.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import warnings
@@ -123,6 +124,24 @@ class Checkpointer:
         trainer = torch.load(mine if mine.exists() else path / "trainer_rank0.pt", weights_only=False)
         _set_rng_state(trainer.pop("rng"))
         return trainer
+
+
+def discard_if_foreign(folder: str | Path, fingerprint: dict, d: Dist) -> None:
+    """Keep `folder`'s checkpoints only if they were made from the same inputs (`fingerprint.json`);
+    otherwise delete them, so that the stage starts over instead of resuming someone else's run."""
+    folder = Path(folder)
+    stamp = folder / "fingerprint.json"
+    if d.is_main:
+        old = json.loads(stamp.read_text()) if stamp.exists() else None
+        if old != fingerprint:
+            if any(folder.glob("step_*")):
+                print(f"{folder}: checkpoints were made from other inputs; starting over", flush=True)
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = folder / "fingerprint.json.tmp"
+            tmp.write_text(json.dumps(fingerprint, sort_keys=True))
+            os.replace(tmp, stamp)
+    _barrier(d)
 
 
 def export_hf(model: nn.Module, d: Dist, folder: str | Path, tokenizer) -> None:

@@ -187,6 +187,18 @@ class Stage:
             self.mixture.load_state_dict(trainer["sampler"])
 
 
+def _fingerprint(config: TrainConfig) -> dict:
+    """What the checkpoints were made from: the semantic config, the data and tokenizer files and
+    the weights the stage started from. DVC reruns a stage with the same id when an upstream output
+    changed; its persisted checkpoints must then not be resumed."""
+    # NOTE: `output` is where, not what: a checkpoint folder moved elsewhere still resumes
+    fp = {"config": mx.config_hash(config.model_copy(update={"output": ""})), "inputs": mx.input_hashes(config)}
+    if config.init_from:
+        weights = Path(config.init_from) / "hf" / "model.safetensors"
+        fp["init_from"] = mx.file_hash(weights) if weights.exists() else None
+    return fp
+
+
 def run(config: TrainConfig) -> dict:
     """Train one stage; returns the metrics summary (also written to `<output>/metrics.json`)."""
     d = setup(config.runtime)
@@ -204,6 +216,7 @@ def _run(config: TrainConfig, d: Dist) -> dict:
     out = Path(config.output)
     stage = Stage(config, d)
     saver = ckpt.Checkpointer(out / "checkpoints", d)
+    ckpt.discard_if_foreign(out / "checkpoints", _fingerprint(config), d)
     start = 0
     if (latest := saver.latest()) is not None:
         trainer = saver.load(latest, stage.model, stage.optimizer)

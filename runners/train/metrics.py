@@ -103,7 +103,7 @@ def summarize(rows: list[dict]) -> dict:
     }
 
 
-def _file_hash(path: Path) -> str:
+def file_hash(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -119,9 +119,9 @@ def input_hashes(config: TrainConfig) -> dict[str, str]:
         p = Path(comp.path)
         files = (sorted(p.rglob("meta.json")) or sorted(p.rglob("*.jsonl"))) if p.is_dir() else [p]
         for f in files:
-            out[str(f)] = _file_hash(f)
+            out[str(f)] = file_hash(f)
     for f in sorted(Path(config.tokenizer).glob("*.json")):
-        out[str(f)] = _file_hash(f)
+        out[str(f)] = file_hash(f)
     return out
 
 

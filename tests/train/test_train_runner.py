@@ -55,6 +55,7 @@ def test_stage_chain_trains_exports_and_reloads(tmp_path, tokenizer_dir, shards,
     assert receipt["config_hash"] == json.loads((out / "receipt.json").read_text())["config_hash"]
     assert len(losses(out)) == 30
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [
+        "fingerprint.json",
         "latest",
         "step_00000020",
         "step_00000030",
@@ -163,6 +164,8 @@ def test_checkpoint_of_one_process_resumes_on_two(tmp_path, tokenizer_dir, shard
         tmp_path / "one" / "checkpoints" / "step_00000004", tmp_path / "two" / "checkpoints" / "step_00000004"
     )
     (tmp_path / "two" / "checkpoints" / "latest").write_text("step_00000004\n")
+    fp = "fingerprint.json"  # made from the same inputs: resumable elsewhere
+    shutil.copy(tmp_path / "one" / "checkpoints" / fp, tmp_path / "two" / "checkpoints" / fp)
     r = run_runner(write_config(two, tmp_path / "two.json"))
     assert r.returncode == 0, r.stderr[-3000:]
     assert json.loads((tmp_path / "two" / "receipt.json").read_text())["resumed_from_step"] == 4
