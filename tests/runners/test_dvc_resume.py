@@ -43,11 +43,10 @@ def _repo(path: Path, seed: int = 0) -> Path:
     path.mkdir(parents=True)
     shutil.copytree(ROOT / "runners", path / "runners", ignore=shutil.ignore_patterns("__pycache__"))
     rng = random.Random(seed)
-    words = "the a model data token train loss step mix source curve weight seed shard".split()
+    words = ["the", "a", "model", "data", "token", "train", "loss", "step", "mix", "source", "curve", "weight", "seed", "shard"]
     (path / "data").mkdir()
     with open(path / "data/text.jsonl", "w") as f:
-        for i in range(300):
-            f.write(json.dumps({"id": f"t{i}", "text": " ".join(rng.choice(words) for _ in range(60))}) + "\n")
+        f.writelines(json.dumps({"id": f"t{i}", "text": " ".join(rng.choice(words) for _ in range(60))}) + "\n" for i in range(300))
     (path / "flow.ospec").write_text(SPEC)
     subprocess.run([sys.executable, "-m", "olmospec.cli", "--root", str(path), "compile", str(path / "flow.ospec"),
                     "--out", "."], check=True, capture_output=True)
