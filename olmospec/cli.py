@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from olmospec.errors import SpecError, SpecErrors
+from olmospec.errors import report as _report
 
 
 def _load(path: str, sources: dict[str, str]):
@@ -22,16 +23,8 @@ def _load(path: str, sources: dict[str, str]):
     return load_spec(path, sources)
 
 
-def _report(e: SpecErrors | SpecError, sources: dict[str, str]) -> int:
-    errors = e.errors if isinstance(e, SpecErrors) else [e]
-    for err in errors:
-        print(err.render(sources), file=sys.stderr)
-    print(f"{len(errors)} error{'s' if len(errors) != 1 else ''}", file=sys.stderr)
-    return 1
-
-
 def cmd_check(args) -> int:
-    from olmospec.graph import build_graph
+    from olmospec.graph_stages import build_graph
 
     rc = 0
     for path in args.spec:
@@ -80,7 +73,7 @@ def cmd_schema(args) -> int:
 
 
 def _graph(path: str, root: str):
-    from olmospec.graph import build_graph
+    from olmospec.graph_stages import build_graph
 
     sources: dict[str, str] = {}
     try:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import yaml
 
-from olmospec.graph import Graph, Node, build_graph
+from olmospec.graph import Graph, Node
+from olmospec.graph_stages import build_graph
 from olmospec.identity import canonical_json
 from olmospec.variants import Experiment
 

@@ -92,3 +92,14 @@ def did_you_mean(word: str, choices: list[str] | set[str]) -> str:
     """`; did you mean 'x'?` for the closest choice, or the empty string."""
     close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
     return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def report(e: SpecErrors | SpecError, sources: dict[str, str] | None = None) -> int:
+    """Print every error (position, source line, caret) and a count on stderr; the exit status, 1."""
+    import sys
+
+    errors = e.errors if isinstance(e, SpecErrors) else [e]
+    for err in errors:
+        print(err.render(sources), file=sys.stderr)
+    print(f"{len(errors)} error{'s' if len(errors) != 1 else ''}", file=sys.stderr)
+    return 1

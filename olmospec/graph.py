@@ -15,7 +15,6 @@ from typing import Any
 
 from olmospec.identity import stage_hash, stage_id
 from olmospec.ir import spec as S
-from olmospec.variants import Experiment
 
 RUNS = "runs"
 REMOTE_PREFIXES = ("s3://", "gs://", "gcs://", "hf://", "http://", "https://", "weka://", "r2://")
@@ -130,18 +129,3 @@ def make_node(kind: str, label: str, config: dict, upstream: list[Node], **kw) -
     node.metrics = [f"{RUNS}/{nid}/{m}" for m in kw.get("metrics", [])] if kw.get("metrics") else []
     node.plots = [f"{RUNS}/{nid}/{p}" for p in kw.get("plots", [])] if kw.get("plots") else []
     return node
-
-
-def build_graph(exp: Experiment, root: Path) -> Graph:
-    from olmospec.graph_stages import VariantBuilder
-
-    g = Graph()
-    spec_dir = Path(exp.file).parent
-    for v in exp.variants:
-        VariantBuilder(g, v.name, v.spec, spec_dir, root).build()
-    for rep in exp.base.reports.values():
-        from olmospec.graph_stages import report_node
-
-        g.add(report_node(rep, g, exp), "*")
-    g.variants.pop("*", None)
-    return g

@@ -10,9 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from olmospec import arch
 from olmospec.graph import Graph, Node, make_node, source_files
+from olmospec.graph_train import dpo_node, rlvr_node, train_node
 from olmospec.ir import spec as S
+from olmospec.variants import Experiment
 
 DOCS = "docs"
 CHECKPOINT_OUT = "hf"
@@ -178,8 +179,6 @@ class VariantBuilder:
         if key in self.memo:
             return self.memo[key]
         st = self.spec.stages[name]
-        from olmospec.graph_train import dpo_node, rlvr_node, train_node
-
         prev = self.stage(st.after) if st.after else None
         if st.kind in ("dpo",):
             node = dpo_node(self, st, prev)
@@ -225,4 +224,13 @@ def report_node(rep: S.Report, g: Graph, exp) -> Node:
                      stage=rep.name)
 
 
-__all__ = ["VariantBuilder", "arch", "report_node"]
+def build_graph(exp: Experiment, root: Path) -> Graph:
+    """Every variant's nodes in one graph; a node several variants share is added once."""
+    g = Graph()
+    spec_dir = Path(exp.file).parent
+    for v in exp.variants:
+        VariantBuilder(g, v.name, v.spec, spec_dir, root).build()
+    for rep in exp.base.reports.values():
+        g.add(report_node(rep, g, exp), "*")
+    g.variants.pop("*", None)
+    return g

@@ -69,8 +69,8 @@ def _nowhere():
 
 def run_pipeline(args) -> int:
     from olmospec.api import load_spec
-    from olmospec.cli import _report
     from olmospec.compile import render, write
+    from olmospec.errors import report as _report
 
     root = Path(args.root)
     sources: dict[str, str] = {}

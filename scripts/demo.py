@@ -24,7 +24,7 @@ def olmospec(*args: str) -> int:
 def summary(spec: str) -> str:
     sys.path.insert(0, str(ROOT))
     from olmospec.api import load_spec
-    from olmospec.graph import build_graph
+    from olmospec.graph_stages import build_graph
 
     g = build_graph(load_spec(ROOT / spec), ROOT)
     rows = [("stage", "kind", "variants", "result")]

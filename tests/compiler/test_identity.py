@@ -4,7 +4,7 @@ nothing else; a runtime-only change gives no new id. One case per kind of field.
 import pytest
 
 from olmospec.api import load_text
-from olmospec.graph import build_graph
+from olmospec.graph_stages import build_graph
 from tests.compiler.flow import FLOW
 
 

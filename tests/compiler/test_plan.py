@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from olmospec.api import load_spec
-from olmospec.graph import build_graph
+from olmospec.graph_stages import build_graph
 from olmospec.plan import plan_json
 
 ROOT = Path(__file__).resolve().parents[2]
