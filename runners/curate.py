@@ -5,7 +5,8 @@ Outputs under runs/<id>/: `docs/` (kept documents, every field kept), `removed.j
 detail for everything not kept), `rejects.jsonl` (unreadable input records with file and line) and
 `stats.json` (counts per reason plus the step's own figures). Every step runs shard by shard on the
 local executor (OLMOSPEC_WORKERS processes; default all cores) with per-shard completion markers
-under runs/<id>/work/, so a killed stage resumes.
+under runs/<id>/work/, so a killed stage resumes. `OLMOSPEC_EXECUTOR=ray` runs the same steps on Ray
+(a local instance, or the cluster that `RAY_ADDRESS` names).
 
     python -m runners.curate --config stages/<curation>-<step>-<hash>.json
 """
@@ -55,7 +56,9 @@ def _run_step(cfg: dict[str, Any], out: Path) -> dict[str, Any]:
                            f"'{cfg['input'].get('name')}' uses '{text_field}'/'{id_field}'")
     output = out / "docs" / DOCS_FILE
     output.parent.mkdir(parents=True, exist_ok=True)
-    common = {"workers": int(os.environ.get("OLMOSPEC_WORKERS", "0")) or None, "work_dir": out / "work"}
+    # Runtime, not identity: where the step runs never changes what it produces.
+    common = {"workers": int(os.environ.get("OLMOSPEC_WORKERS", "0")) or None, "work_dir": out / "work",
+              "executor": os.environ.get("OLMOSPEC_EXECUTOR") or None}
     shards = shards_of(cfg["input"])
     if kind == "exact":
         stats = run_exact(shards, output, **common)
