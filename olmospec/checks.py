@@ -24,6 +24,8 @@ def available_tokens(name: str, sources, curations, mixes, manifests: dict[str, 
         c = curations[name]
         if c.tokens is not None:
             return c.tokens
+        if not c.sources:
+            return None
         sizes = [available_tokens(s, sources, curations, mixes, manifests) for s in c.sources]
         return None if any(x is None for x in sizes) else sum(sizes)
     return None
@@ -40,14 +42,17 @@ def check_mix(mix: S.Mix, sec_pos: Pos, entry_pos: dict[str, Pos], budget: int |
         return
     for e in mix.entries:
         avail = available_tokens(e.name, sources, curations, mixes, manifests)
-        if avail is None or e.max_repeat is None:
+        if avail is None:
             continue
+        cap = e.max_repeat or 1.0  # no cap written: each token at most once, as the mix runner does
         want = e.share * tokens
-        if want > avail * e.max_repeat * (1 + 1e-9):
+        if avail <= 0 and want > 0:
+            diags.error(entry_pos.get(e.name, sec_pos), f"mix '{mix.name}' asks tokens of '{e.name}', which has none")
+        elif want > avail * cap * (1 + 1e-9):
             diags.error(
                 entry_pos.get(e.name, sec_pos),
                 f"mix '{mix.name}' asks {_fmt(want)} tokens of '{e.name}', but it has {_fmt(avail)} "
-                f"and max_repeat = {e.max_repeat:g}x allows {_fmt(avail * e.max_repeat)} "
+                f"and max_repeat = {cap:g}x allows {_fmt(avail * cap)} "
                 f"({want / avail:.2f}x needed)",
             )
 
@@ -101,8 +106,20 @@ def check_semantics(sources, curations, mixes, models, stages, stage_secs, mix_s
                 diags.error(sec.pos, f"stage '{st.name}' needs a budget: 'tokens' or 'steps'")
             if st.data is None and "data" not in fpos:
                 diags.error(sec.pos, f"stage '{st.name}' needs 'data = MIX'")
-        if st.kind == "sft" and st.data is None:
+        if st.kind == "sft" and st.data is None and "data" not in fpos:
             diags.error(sec.pos, f"stage '{st.name}' needs 'data = SOURCE' (chat records)")
+        if st.kind == "sft" and st.data in mixes:
+            diags.error(fpos.get("data", sec.pos), f"stage '{st.name}' (sft) reads chat records: its data must be a "
+                                                   f"source or curation, not the mix '{st.data}'")
+        known_data = st.data in mixes or st.data in sources or st.data in curations
+        if st.kind in ("pretrain", "midtrain", "longctx") and known_data and st.tokenizer is None:
+            diags.error(fpos.get("data", sec.pos), f"stage '{st.name}' tokenizes '{st.data}' and needs a tokenizer: "
+                                                   "give the model a 'tokenizer' (or the stage 'tokenizer = ...')")
+        if st.kind in ("pretrain", "midtrain", "longctx", "sft") and st.model is None and "model" not in fpos:
+            diags.error(sec.pos, f"stage '{st.name}' needs a 'model' (its own, or inherited through 'after')")
+        if st.kind in ("pretrain", "midtrain", "longctx", "sft") and st.optimizer is None and st.after is None \
+                and "lr" not in fpos:
+            diags.error(sec.pos, f"stage '{st.name}' needs a learning rate ('lr = ...' or 'optimizer adamw {{ lr }}')")
         if st.tokens and st.batch and st.seq:
             per_step = st.batch[1] if st.batch[0] == "tokens" else st.batch[1] * st.seq
             if st.tokens // per_step == 0:

@@ -87,9 +87,8 @@ def _graph(path: str, root: str):
 def cmd_plan(args) -> int:
     from olmospec.plan import plan_json, plan_table
 
-    exp, g, _ = _graph(args.spec, args.root)
-    price = args.price if args.price is not None else exp.base.runtime.price
-    plan = plan_json(g, price)
+    _, g, _ = _graph(args.spec, args.root)
+    plan = plan_json(g, args.price)  # --price overrides; else each stage's own price, else the spec's
     print(json.dumps(plan, indent=2) if args.json else plan_table(plan))
     return 0
 

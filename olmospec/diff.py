@@ -45,7 +45,8 @@ def semantic_diff(a: S.Spec, b: S.Spec) -> list[str]:
                 fa, fb = _flat(ta[name].model_dump(mode="json")), _flat(tb[name].model_dump(mode="json"))
                 for k in sorted(set(fa) | set(fb)):
                     if fa.get(k) != fb.get(k):
-                        lines.append(f"~ {kind} {name}: {k}: {fa.get(k)!r} -> {fb.get(k)!r}")
+                        note = "  (runtime: reruns nothing)" if k.startswith("runtime.") else ""
+                        lines.append(f"~ {kind} {name}: {k}: {fa.get(k)!r} -> {fb.get(k)!r}{note}")
     for field in ("seeds", "seeds_from"):
         if getattr(a, field) != getattr(b, field):
             lines.append(f"~ {field}: {getattr(a, field)!r} -> {getattr(b, field)!r}")

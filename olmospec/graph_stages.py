@@ -74,7 +74,7 @@ class VariantBuilder:
             out = (t.path or "", [])
         else:
             parts = [self.docs_input(s) for s in t.train.sources]
-            cfg = {"train": t.train.model_dump(mode="json"), "pad_to": t.pad_to, "inputs": [p[0] for p in parts]}
+            cfg = {"train": t.train.model_dump(mode="json"), "inputs": [p[0] for p in parts]}
             node = self.add(make_node("tokenizer", f"tokenizer-{name}", cfg, [u for p in parts for u in p[1]],
                                       inputs=sorted({d for p in parts for d in p[2]}), outs=["tokenizer"],
                                       metrics=["metrics.json"], stage=name))
@@ -118,10 +118,11 @@ class VariantBuilder:
                 against = self.all_task_names() if step.against == ("evals",) else list(step.against)
                 tasks = [self.task_config(t) for t in against]
                 cfg["step"]["against"] = against
-                cfg["tasks"] = [t[0] for t in tasks]
+                # only what decontamination reads: an eval-only setting (limit, metric) reruns nothing
+                cfg["tasks"] = [{k: t[0][k] for k in ("name", "path", "dataset")} for t in tasks]
                 step_deps += [d for t in tasks for d in t[1]]
             node = self.add(make_node("curate", f"{name}-{step.kind}", cfg, ups, inputs=sorted(set(step_deps)),
-                                      always_changed=remote and not prev_nodes, outs=[DOCS, "removed.jsonl"],
+                                      always_changed=remote and not prev_nodes, outs=[DOCS, "removed.jsonl", "rejects.jsonl"],
                                       metrics=["stats.json"], stage=name))
             prev_cfg = {"kind": "docs", "name": name, "path": f"{node.out_dir}/{DOCS}"}
             prev_nodes, deps, remote = [node], [], False
@@ -145,7 +146,7 @@ class VariantBuilder:
         cfg, ups, deps, remote = self.docs_input(name)
         node = self.add(make_node("tokenize", f"tokenize-{name}", {"input": cfg, "tokenizer": tok_path},
                                   ups + tok_nodes, inputs=deps, always_changed=remote and not ups,
-                                  outs=["shards"], metrics=["metrics.json"], stage=name))
+                                  outs=["shards", "rejects.jsonl"], metrics=["metrics.json"], stage=name))
         self.memo[key] = node
         return node
 
@@ -214,9 +215,10 @@ class VariantBuilder:
 def report_node(rep: S.Report, g: Graph, exp) -> Node:
     rows = []
     ups: list[Node] = []
-    for v in exp.variants:
-        evals = [n for n in g.variants.get(v.name, []) if g.nodes[n].kind == "eval"]
-        rows.append({"variant": v.name, "kind": v.kind, "seed": v.seed, "changes": list(v.changes),
+    # sorted, and without the deltas' text: block order and how a value is written change nothing
+    for v in sorted(exp.variants, key=lambda v: (v.kind != "base", v.name)):
+        evals = sorted(n for n in g.variants.get(v.name, []) if g.nodes[n].kind == "eval")
+        rows.append({"variant": v.name, "kind": v.kind, "seed": v.seed,
                      "evals": [f"{g.nodes[e].out_dir}/metrics.json" for e in evals]})
         ups += [g.nodes[e] for e in evals if g.nodes[e] not in ups]
     cfg = {"report": rep.model_dump(mode="json"), "rows": rows}

@@ -57,8 +57,14 @@ def _steps_and_schedule(st: S.Stage, batch_seqs: int, seq: int) -> tuple[int | N
         steps = st.tokens // (batch_seqs * seq)
     sch = st.schedule or S.ScheduleSpec(kind="constant")
     unit, amount = sch.warmup
-    warm = int(amount) if unit == "steps" else (round(amount * steps) if steps else 0)
-    return steps, {"kind": sch.kind, "warmup_steps": warm, "final": sch.final, "decay": sch.decay}
+    out = {"kind": sch.kind, "warmup_steps": 0, "final": sch.final, "decay": sch.decay}
+    if unit == "steps":
+        out["warmup_steps"] = int(amount)
+    elif steps:
+        out["warmup_steps"] = round(amount * steps)
+    else:  # an epoch budget: the runner knows the step count
+        out["warmup_fraction"] = amount
+    return steps, out
 
 
 def _batch_seqs(st: S.Stage, seq: int) -> int:
@@ -135,7 +141,8 @@ def _post_common(b, st: S.Stage, prev: Node | None) -> dict[str, Any]:
         "seq_len": seq, "batch_seqs": _batch_seqs(st, seq) if seq else (st.batch[1] if st.batch else 1),
         "steps": st.steps, "epochs": st.epochs,
         "optimizer": st.optimizer.model_dump(mode="json") if st.optimizer else None,
-        "schedule": _steps_and_schedule(st, 1, 1)[1], "seed": st.seed or 0,
+        "schedule": _steps_and_schedule(st, _batch_seqs(st, seq) if seq else 1, seq or 1)[1],
+        "seed": st.seed or 0,
     }
 
 

@@ -15,10 +15,13 @@ from olmospec.parser import parse_file
 
 
 def load_items(path: str | Path, diags: Diagnostics, _chain: tuple[str, ...] = (),
-               _sources: dict[str, str] | None = None) -> tuple[ast.Item, ...]:
-    """Parse `path` and its imports; returns the merged top-level items."""
+               _sources: dict[str, str] | None = None, _loaded: set[str] | None = None) -> tuple[ast.Item, ...]:
+    """Parse `path` and its imports; returns the merged top-level items. A file imported twice (two
+    files importing one common library) is read once."""
     p = Path(path)
     key = str(p.resolve())
+    loaded = set() if _loaded is None else _loaded
+    loaded.add(key)
     try:
         f = parse_file(p)
     except SpecError as e:
@@ -41,7 +44,9 @@ def load_items(path: str | Path, diags: Diagnostics, _chain: tuple[str, ...] = (
             if not target.exists():
                 diags.error(item.atom.pos, f"imported file not found: {target}")
                 continue
-            items.extend(load_items(target, diags, _chain + (key,), _sources))
+            if tkey in loaded:
+                continue
+            items.extend(load_items(target, diags, _chain + (key,), _sources, loaded))
         else:
             items.append(item)
     return merge(tuple(items))

@@ -8,6 +8,7 @@ Syntax errors become a `SpecError` at `file:line:col` with a message in the user
 from __future__ import annotations
 
 import functools
+import math
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -73,8 +74,10 @@ def parse_number(text: str, pos: Pos) -> ast.Number:
     unit = m.group("unit") or ""
     # Decimal keeps 5.93T exactly 5930000000000 (a float product would not).
     exact = Decimal(raw) * Decimal(int(_MAGNITUDE.get(suffix, 1)))
-    is_int = exact == exact.to_integral_value()
     value = float(exact)
+    if not math.isfinite(value):
+        raise SpecError(pos, f"number out of range: '{text}'")
+    is_int = exact == exact.to_integral_value()
     return ast.Number(" ".join(text.split()), value, suffix, unit, is_int, pos)
 
 
@@ -168,7 +171,12 @@ def parse(text: str, file: str = "<spec>") -> ast.SpecFile:
         tree = _parse_collecting(text, comments)
     except lark.exceptions.UnexpectedInput as e:
         raise _syntax_error(e, text, file) from None
-    items = _ToAst(file).transform(tree)
+    try:
+        items = _ToAst(file).transform(tree)
+    except lark.exceptions.VisitError as e:  # a SpecError raised while building a node
+        if isinstance(e.orig_exc, SpecError):
+            raise e.orig_exc from None
+        raise
     return ast.SpecFile(file, items, tuple(comments), text)
 
 

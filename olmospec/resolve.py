@@ -8,6 +8,7 @@ caps the sources cannot meet, inconsistent architectures, budgets that give zero
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from pydantic import ValidationError
@@ -150,7 +151,7 @@ def resolve(items: tuple[ast.Item, ...], file: str) -> S.Spec:
             continue
         obj = reader(n, sec, diags)
         if obj is not None:
-            table[n] = obj
+            table[n] = _rebase(obj, sec.pos.file, file)
 
     stages = {n: read_stage(n, sec, diags) for n, sec in stage_secs.items()}
     stages = {n: s for n, s in stages.items() if s is not None}
@@ -182,6 +183,7 @@ def resolve(items: tuple[ast.Item, ...], file: str) -> S.Spec:
         diags.error(top.pos_of("seeds_from"), f"unknown stage '{seeds_from}'{did_you_mean(seeds_from, set(stages))}")
 
     stages = _inherit(stages, stage_secs, models, model_tok, diags)
+    _check_vocab(models, model_tok, tokenizers, diags)
     from olmospec.checks import check_semantics
 
     check_semantics(sources, curations, mixes, models, stages, stage_secs, blocks["mix"], diags)
@@ -195,6 +197,25 @@ def resolve(items: tuple[ast.Item, ...], file: str) -> S.Spec:
         )
     except ValidationError as e:  # a bug in a reader, not a user error; still never a traceback
         raise SpecError(Pos(file, 0, 0), f"internal: spec failed validation: {e}") from None
+
+
+_REMOTE = ("s3://", "gs://", "gcs://", "hf://", "http://", "https://", "weka://", "r2://")
+
+
+def _rebase(obj, defined_in: str, top: str):
+    """A relative path is relative to the file that writes it; graph code resolves paths against
+    the top-level spec's folder, so a path from an imported file is rewritten to stay correct."""
+    field = "path"
+    path = getattr(obj, field, None)
+    if not isinstance(path, str) or not path or os.path.isabs(path) or path.startswith(_REMOTE):
+        return obj
+    here, there = os.path.dirname(os.path.abspath(defined_in)), os.path.dirname(os.path.abspath(top))
+    if here == there:
+        return obj
+    local = os.path.normpath(os.path.join(here, path))
+    if isinstance(obj, S.Tokenizer) and not os.path.exists(local):
+        return obj  # an HF id such as "allenai/dolma2-tokenizer"
+    return obj.model_copy(update={field: os.path.relpath(local, there)})
 
 
 class _References:
@@ -316,6 +337,22 @@ def _inherit(stages, stage_secs, models, model_tok, diags) -> dict[str, S.Stage]
             upd["tokenizer"] = model_tok[upd.get("model") or st.model][0]
         out[n] = st.model_copy(update=upd) if upd else st
     return {n: out[n] for n in stages if n in out}
+
+
+def _check_vocab(models, model_tok, tokenizers, diags: Diagnostics) -> None:
+    """The model's vocabulary must hold every id its tokenizer can produce."""
+    for name, m in models.items():
+        tok_ref = model_tok.get(name)
+        t = tokenizers.get(tok_ref[0]) if tok_ref else None
+        if t is None:
+            continue
+        tok_vocab = t.vocab or (t.train.vocab if t.train else None)
+        if tok_vocab is None and m.vocab_size <= 1:
+            diags.error(tok_ref[1], f"model '{name}' takes its vocabulary from tokenizer '{t.name}', which does not "
+                                    "give one: set 'vocab = N' on the tokenizer or the model")
+        elif tok_vocab is not None and m.vocab_size > 1 and m.vocab_size < tok_vocab:
+            diags.error(tok_ref[1], f"model '{name}' has vocab = {m.vocab_size}, smaller than tokenizer "
+                                    f"'{t.name}''s {tok_vocab}: token ids would fall outside the embedding")
 
 
 def _explicit_optimizer_fields(sec: ast.Section) -> set[str]:

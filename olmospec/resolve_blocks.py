@@ -76,11 +76,11 @@ def read_source(name: str, sec: ast.Section, diags: Diagnostics):
 
 
 _STEP_FIELDS: dict[str, dict[str, Any]] = {
-    "exact": {"normalize": units.boolean},
+    "exact": {"normalize": units.word("true")},
     "minhash": {"ngram": units.positive_int, "permutations": units.positive_int, "bands": units.positive_int,
                 "rows": units.positive_int, "threshold": units.unit_fraction,
-                "verify": units.word("jaccard", "none"), "max_cluster": units.positive_int},
-    "substring": {"min_bytes": units.positive_int, "keep": units.word("one", "none")},
+                "verify": units.word("jaccard"), "max_cluster": units.positive_int},
+    "substring": {"min_bytes": units.positive_int, "keep": units.word("one")},
     "quality": {"positive": units.list_of(units.name), "negative": units.list_of(units.name)},
     "upsample": {"drop_below": units.percent, "max_repeat": units.repeat_factor, "per": units.name,
                  "tokens": units.tokens, "seed": units.integer},
@@ -136,6 +136,11 @@ def read_curate(name: str, sec: ast.Section, diags: Diagnostics):
             diags.error(item.atom.pos, f"unknown quality model '{item.name}'; expected linear{hint}")
         b = Body(f"step '{kind}'", item.body, diags, _STEP_FIELDS[kind])
         kw = {f: b.get(f, conv, None) for f, conv in _STEP_FIELDS[kind].items()}
+        if kind == "exact":
+            kw["normalize"] = True if kw["normalize"] else None
+        if kind == "upsample" and "quality" not in seen:
+            diags.error(item.pos, f"step 'upsample' in curation '{name}' needs a 'quality' step before it "
+                                  "(it upsamples by the quality score)")
         if kind == "quality":
             for f in ("positive", "negative"):
                 if kw[f] is None:
@@ -206,6 +211,8 @@ def _attention(v: ast.Value) -> tuple[int | None, ...]:
             raise SpecError(v.pos, "repeat(...) needs at least one layer type")
         return tuple(one(a) for a in v.args)
     if isinstance(v, ast.ListV):
+        if not v.items:
+            raise SpecError(v.pos, "the attention pattern needs at least one layer type (full or window(N))")
         return tuple(one(a) for a in v.items)
     return (one(v),)
 
@@ -229,6 +236,8 @@ def read_model(name: str, sec: ast.Section, diags: Diagnostics):
     theta = b.get("rope_theta", units.real, None)
     if rope is not None:
         rb = Body("rope", rope.body, diags, {"theta"})
+        if rb.has("theta") and b.has("rope_theta"):
+            diags.error(rb.pos_of("theta"), "RoPE theta is set twice ('rope_theta' and 'rope { theta }'): keep one")
         theta = rb.get("theta", units.real, theta)
     tok = b.value("tokenizer")
     tok_ref = None
@@ -324,6 +333,10 @@ def read_stage(name: str, sec: ast.Section, diags: Diagnostics):
         if osec.name not in (None, "adamw"):
             diags.error(osec.atom.pos, f"unknown optimizer '{osec.name}'{did_you_mean(str(osec.name), {'adamw'})}")
         ob = Body("optimizer", osec.body, diags, {"lr", "betas", "eps", "weight_decay", "clip", "z_loss"})
+        for f in ("lr", "z_loss"):  # two spellings of one setting: a silent winner would hide edits
+            if ob.has(f) and b.has(f):
+                diags.error(ob.pos_of(f), f"'{f}' is set twice in stage '{name}' ('{f}' and 'optimizer {{ {f} }}'): "
+                                          "keep one")
         okw.update(lr=ob.get("lr", units.real, lr), betas=ob.get("betas", units.pair(units.real), None),
                    eps=ob.get("eps", units.real, None), weight_decay=ob.get("weight_decay", units.nonneg_real, None),
                    clip=ob.get("clip", units.real, None), z_loss=ob.get("z_loss", units.nonneg_real, None))

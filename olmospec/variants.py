@@ -58,9 +58,22 @@ def _matches(sec: ast.Section, key: str) -> bool:
     return sec.kind == key or step_kind(sec) == key
 
 
+# Settings with two spellings: `lr` or `optimizer { lr }`, `rope_theta` or `rope { theta }`. An
+# ablation edits whichever the block already uses, so it cannot create a second, conflicting one.
+_ALIASES = {"lr": ("optimizer", "lr"), "z_loss": ("optimizer", "z_loss"), "rope_theta": ("rope", "theta")}
+_STEP_GROUPS = {"dedup"}
+
+
 def _set_in_body(body: tuple[ast.Item, ...], rest: tuple[str, ...], value: ast.Value, pos) -> tuple[ast.Item, ...]:
     key = rest[0]
     items = list(body)
+    if key in _STEP_GROUPS:
+        raise SpecError(pos, f"'{key}' names several steps: name one ('exact', 'minhash' or 'substring')")
+    if len(rest) == 1 and key in _ALIASES and not any(isinstance(i, ast.Assign) and i.key == key for i in items):
+        section, field = _ALIASES[key]
+        if any(isinstance(i, ast.Section) and i.kind == section and any(
+                isinstance(a, ast.Assign) and a.key == field for a in i.body or ()) for i in items):
+            return _set_in_body(body, (section, field), value, pos)
     if len(rest) == 1:
         for i, it in enumerate(items):
             if isinstance(it, ast.Assign) and it.key == key:
@@ -186,6 +199,25 @@ def sweep_points(sw: ast.Section) -> list[tuple[tuple[ast.Assign, ...], str]]:
     return [(combo, ",".join(f"{a.key}={_text(a.value)}" for a in combo)) for combo in itertools.product(*axes)]
 
 
+def _check_seedable(spec: S.Spec, items, diags: Diagnostics) -> None:
+    """A stage that `seeds` would vary must not pin its own seed: the list would silently not apply."""
+    order = _stage_order(spec)
+    start = order.index(spec.seeds_from) if spec.seeds_from in order else 0
+    for name in order[start:]:
+        if spec.stages[name].seed is not None:
+            sec = next((i for i in items if isinstance(i, ast.Section) and i.kind == "stage" and i.name == name), None)
+            pos = next((a.pos for a in (sec.body or ()) if isinstance(a, ast.Assign) and a.key == "seed"), None) \
+                if sec else None
+            diags.error(pos or (sec.pos if sec else spec_pos(spec)), f"stage '{name}' sets its own seed, so 'seeds' "
+                        f"cannot vary it: remove it, or set 'seeds_from' to a later stage")
+
+
+def spec_pos(spec: S.Spec):
+    from olmospec.errors import Pos
+
+    return Pos(spec.file, 0, 0)
+
+
 def _seeded(spec: S.Spec, seed: int) -> S.Spec:
     order = _stage_order(spec)
     start = spec.seeds_from
@@ -244,7 +276,8 @@ def expand(items: tuple[ast.Item, ...], file: str) -> Experiment:
                     v_items = base_items
                     for a in combo:
                         v_items = apply_set(v_items, a.path, a.value, a.pos)
-                    raw.append((f"{sec.name}[{label}]", "sweep", v_items, tuple(f"{a.key} = {_text(a.value)}" for a in combo)))
+                    raw.append((f"{sec.name}[{label}]", "sweep", v_items,
+                                tuple(f"{a.key} = {_text(a.value)}" for a in combo)))
         except SpecError as e:
             diags.add(e)
     diags.raise_if_any()
@@ -252,16 +285,36 @@ def expand(items: tuple[ast.Item, ...], file: str) -> Experiment:
     for name, kind, v_items, changes in raw:
         try:
             spec = base if kind == "base" else resolve(v_items, file)
-        except SpecErrors as e:
-            for err in e.errors:
-                diags.add(SpecError(err.pos, f"in {kind} '{name}': {err.message}", err.hint))
-            continue
-        except SpecError as err:
-            diags.add(SpecError(err.pos, f"in {kind} '{name}': {err.message}", err.hint))
+        except (SpecErrors, SpecError) as e:
+            label = name.split("[")[0]  # all points of a sweep share one message (deduplicated)
+            for err in e.errors if isinstance(e, SpecErrors) else [e]:
+                diags.add(SpecError(err.pos, f"in {kind} '{label}': {err.message}", err.hint))
             continue
         seeds = base.seeds
+        if len(seeds) > 1:
+            _check_seedable(spec, v_items, diags)
         for s in seeds:
             vname = name if len(seeds) == 1 else f"{name}@seed{s}"
             variants.append(Variant(vname, kind, _seeded(spec, s), s, changes))
+    _check_reports(items, base, {v.name.split("@")[0] for v in variants}, diags)
     diags.raise_if_any()
     return Experiment(file, base, variants, items)
+
+
+def _check_reports(items, base: S.Spec, variant_names: set[str], diags: Diagnostics) -> None:
+    """A report's columns name tasks (or RULER lengths) that some eval runs; its baseline a variant."""
+    tasks = {t for ev in base.evals.values() for t in ev.tasks}
+    lengths = {f"ruler@{n}" for ev in base.evals.values() for n in ev.ruler}
+    for sec in items:
+        if not (isinstance(sec, ast.Section) and sec.kind == "report" and sec.name in base.reports):
+            continue
+        rep = base.reports[sec.name]
+        where = {a.key: a.value.pos for a in sec.body or () if isinstance(a, ast.Assign)}
+        for col in rep.columns:
+            if col not in tasks | lengths:
+                what = "RULER length" if col.startswith("ruler@") else "task"
+                diags.error(where.get("columns", sec.pos), f"report '{rep.name}': column '{col}' is no {what} an eval "
+                            f"runs{did_you_mean(col, tasks | lengths)}")
+        if rep.baseline not in variant_names:
+            diags.error(where.get("baseline", sec.pos), f"report '{rep.name}': unknown baseline variant "
+                        f"'{rep.baseline}'{did_you_mean(rep.baseline, variant_names)}")

@@ -76,7 +76,8 @@ def _docwise(args, inputs: list[str], output: str) -> dict[str, Any]:
     from runners.curation.sharded import run_docwise
 
     if args.step == "decontaminate":
-        params = {"against": {Path(p).stem: p for p in args.against}, "ngram": args.ngram,
+        # keyed by path: two files named test.jsonl in different folders are two benchmarks
+        params = {"against": {p: p for p in args.against}, "ngram": args.ngram,
                   "min_overlap": args.min_overlap}
     elif args.step == "fim":
         params = {"rate": args.rate, "spm_rate": args.spm, "seed": args.seed}

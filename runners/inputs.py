@@ -36,15 +36,26 @@ def shards_of(cfg: dict[str, Any]) -> list[str]:
     if not matches:
         raise InputError(f"source '{cfg['name']}': no files match '{pattern}'")
     try:
-        return list_shards(matches)
+        shards = list_shards(matches)
     except (ValueError, FileNotFoundError) as e:
         raise InputError(f"source '{cfg['name']}': {e}") from None
+    fmt = cfg.get("format", "auto")
+    wrong = [s for s in shards if fmt == "parquet" and not s.endswith(".parquet")
+             or fmt == "jsonl" and ".jsonl" not in Path(s).name]
+    if fmt in ("jsonl", "parquet") and wrong:
+        raise InputError(f"source '{cfg['name']}' says format = {fmt}, but {wrong[0]} is not {fmt}")
+    return shards
 
 
 def fields_of(cfg: dict[str, Any]) -> tuple[str, str]:
     """(text field, id field) of an input; upstream stage outputs always use text/id."""
     if cfg.get("kind") == "source":
         return cfg.get("text", "text"), cfg.get("id", "id")
+    if cfg.get("kind") == "union":
+        fields = {fields_of(p) for p in cfg["parts"]}
+        if len(fields) > 1:
+            raise InputError(f"the sources of one curation name their text/id fields differently: {sorted(fields)}")
+        return fields.pop() if fields else ("text", "id")
     return "text", "id"
 
 
@@ -75,6 +86,13 @@ def read_docs(cfg: dict[str, Any], shard: str):
 
 
 def read_all(cfg: dict[str, Any]):
+    if cfg.get("kind") == "union":  # each part with its own text/id fields
+        docs, rejects = [], []
+        for part in cfg["parts"]:
+            d, r = read_all(part)
+            docs += d
+            rejects += r
+        return docs, rejects
     docs, rejects = [], []
     for shard in shards_of(cfg):
         d, r = read_docs(cfg, shard)

@@ -59,12 +59,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--config", required=True)
     args = ap.parse_args(argv)
     started = time.time()
-    cfg = read_stage_config(args.config)
+    try:
+        cfg = read_stage_config(args.config)
+    except (OSError, ValueError) as e:
+        fail(f"cannot read stage config {args.config}: {e}")
     out = Path(cfg["output"])
     try:
         manifest = run(cfg)
-    except InputError as e:
-        fail(str(e))
+    except (InputError, ValueError, OSError) as e:  # a missing, unreadable or corrupt file: named, no traceback
+        fail(f"manifest {cfg.get('stage_id')}: {e}")
     write_json(out / "manifest.json", manifest)
     write_json(out / "metrics.json", manifest["totals"])
     write_receipt(out, cfg, started=started, inputs={f["path"]: f["sha256"] or "" for f in manifest["files"]})

@@ -23,13 +23,18 @@ def stage_main(prog: str, doc: str, run: Callable[[dict[str, Any]], dict[str, An
     ap.add_argument("--config", required=True, help="the stage config written by `olmospec compile`")
     args = ap.parse_args(argv)
     started = time.time()
-    cfg = read_stage_config(args.config)
+    try:
+        cfg = read_stage_config(args.config)
+    except (OSError, ValueError) as e:
+        from runners.common import fail
+
+        fail(f"cannot read stage config {args.config}: {e}")
     from runners.curation.mixing import MixError
     from runners.inputs import InputError
 
     try:
         result = run(cfg)
-    except (StageFailure, InputError, MixError, FileNotFoundError, ValueError) as e:
+    except (StageFailure, InputError, MixError, OSError, ValueError) as e:
         from runners.common import fail
 
         fail(f"{prog} {cfg.get('stage_id')}: {e}")

@@ -27,10 +27,14 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     docs, rejects = read_all(cfg["input"])
     tok = load_tokenizer(cfg["tokenizer"])
     out = Path(cfg["output"])
-    meta = write_shard(_expanded(docs), tok, out / "shards", source=cfg["input"].get("name", "input"))
+    meta = write_shard(_expanded(docs), tok, out / "shards", source=cfg["input"].get("name") or cfg["stage_id"])
+    from runners.curation.io import write_jsonl
+
+    write_jsonl(out / "rejects.jsonl", [r.to_json() for r in rejects])
     metrics = {"docs": len(docs), "docs_written": meta["n_docs"], "tokens": meta["n_tokens"], "rejects": len(rejects)}
     write_json(out / "metrics.json", metrics)
-    print(f"tokenize {cfg['input'].get('name')}: {meta['n_docs']} documents, {meta['n_tokens']} tokens")
+    print(f"tokenize {cfg['input'].get('name') or cfg['stage_id']}: {meta['n_docs']} documents, "
+          f"{meta['n_tokens']} tokens" + (f", {len(rejects)} unreadable records" if rejects else ""))
     return metrics
 
 

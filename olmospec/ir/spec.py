@@ -48,7 +48,7 @@ class Source(Frozen):
 
 class ExactStep(Frozen):
     kind: Literal["exact"] = "exact"
-    normalize: bool = True
+    normalize: Literal[True] = True  # NFC, lowercase, collapsed whitespace (runners/curation/normalize.py)
 
 
 class MinhashStep(Frozen):
@@ -58,14 +58,14 @@ class MinhashStep(Frozen):
     bands: int | None = None
     rows: int | None = None
     threshold: float = 0.8
-    verify: Literal["jaccard", "none"] = "jaccard"
+    verify: Literal["jaccard"] = "jaccard"  # exact Jaccard on the same shingles inside candidate clusters
     max_cluster: int = 10000
 
 
 class SubstringStep(Frozen):
     kind: Literal["substring"] = "substring"
     min_bytes: int = 500
-    keep: Literal["one", "none"] = "one"
+    keep: Literal["one"] = "one"  # the first occurrence in input order stays
 
 
 class QualityStep(Frozen):

@@ -34,11 +34,13 @@ class OptimizerConfig(Frozen):
 
 
 class ScheduleConfig(Frozen):
-    """LR schedule. Warmup is in steps (the compiler converts fractions); `final` is a fraction of
+    """LR schedule. Warmup is in steps (the compiler converts fractions when the step count is known,
+    else passes `warmup_fraction`); `final` is a fraction of
     the peak LR; WSD decays over the last `decay` fraction of the steps."""
 
     kind: Literal["cosine", "linear", "wsd", "constant"]
     warmup_steps: int = 0
+    warmup_fraction: float = 0.0  # of the total steps, when they are known only at run time (epochs)
     final: float = 0.0
     decay: float = 0.1
 

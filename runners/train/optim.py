@@ -40,8 +40,9 @@ def lr_at(step: int, total: int, peak: float, s: ScheduleConfig) -> float:
     `final * peak` at the last step, WSD holds the peak and decays linearly to `final * peak` over
     the last `decay` fraction of the steps, constant holds the peak.
     """
-    if step < s.warmup_steps:
-        return peak * (step + 1) / s.warmup_steps
+    warmup = s.warmup_steps or round(s.warmup_fraction * total)
+    if step < warmup:
+        return peak * (step + 1) / warmup
     low = s.final * peak
     if s.kind == "constant":
         return peak
@@ -52,8 +53,8 @@ def lr_at(step: int, total: int, peak: float, s: ScheduleConfig) -> float:
             return peak
         frac = (step - start + 1) / decay_steps
         return peak - (peak - low) * frac
-    span = max(1, total - 1 - s.warmup_steps)
-    frac = min(1.0, (step - s.warmup_steps) / span)
+    span = max(1, total - 1 - warmup)
+    frac = min(1.0, (step - warmup) / span)
     if s.kind == "cosine":
         return low + (peak - low) * 0.5 * (1 + math.cos(math.pi * frac))
     return peak - (peak - low) * frac

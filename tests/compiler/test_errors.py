@@ -71,3 +71,18 @@ def test_import_refines(tmp_path):
     exp = load_spec(tmp_path / "main.ospec")
     assert exp.base.sources["web"].tokens == 2_000_000
     assert exp.base.sources["web"].path.endswith("a.jsonl")
+
+
+def test_diamond_import_reads_the_common_file_once(tmp_path):
+    (tmp_path / "common.ospec").write_text('source a { path = "a.jsonl" }\n')
+    (tmp_path / "b.ospec").write_text('import "common.ospec"\n')
+    (tmp_path / "c.ospec").write_text('import "common.ospec"\n')
+    (tmp_path / "main.ospec").write_text('import "b.ospec"\nimport "c.ospec"\n')
+    assert set(load_spec(tmp_path / "main.ospec").base.sources) == {"a"}
+
+
+def test_imported_paths_are_relative_to_their_own_file(tmp_path):
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib/data.ospec").write_text('source a { path = "../data/a/*.jsonl" }\n')
+    (tmp_path / "main.ospec").write_text('import "lib/data.ospec"\n')
+    assert load_spec(tmp_path / "main.ospec").base.sources["a"].path == "data/a/*.jsonl"

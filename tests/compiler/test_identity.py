@@ -83,3 +83,17 @@ def test_block_order_keeps_every_id():
     head, stages = blocks[0], ["stage " + b for b in blocks[1:]]
     reordered = head + "\n" + "\n".join(reversed(stages))
     assert set(graph(reordered).nodes) == set(graph(FLOW).nodes)
+
+
+def test_eval_only_task_settings_do_not_touch_curation_or_training():
+    ga = graph(FLOW)
+    gb = graph(FLOW.replace('task math { path = "data/math.jsonl" }',
+                            'task math { path = "data/math.jsonl"  limit = 5  metric = acc }'))
+    changed = {n.kind for i, n in gb.nodes.items() if i not in ga.nodes}
+    assert changed == {"eval"}
+
+
+def test_warmup_fraction_reaches_an_epoch_budgeted_stage():
+    g = graph(FLOW.replace("epochs = 2  lr = 1e-3  schedule linear", "epochs = 2  lr = 1e-3  schedule linear { warmup = 5% }"))
+    sft = next(n for n in g.nodes.values() if n.label == "sft")
+    assert sft.config["schedule"]["warmup_fraction"] == 0.05 and sft.config["steps"] is None

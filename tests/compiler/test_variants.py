@@ -51,3 +51,46 @@ def test_ablation_errors_point_at_the_ablation():
     err = info.value.errors[0]
     assert "in ablation 'bad'" in err.message and "did you mean 'lr'" in err.message
     assert err.pos.line == FLOW.count("\n") + 3
+
+
+def test_ablation_edits_the_spelling_the_block_uses():
+    text = FLOW.replace("lr = 1e-3\n  schedule cosine", "optimizer adamw { lr = 1e-3 }\n  schedule cosine")
+    vs = {v.name: v for v in load_text(text + "sweep s { pretrain.lr = [1e-3, 3e-3] }", "f.ospec").variants}
+    assert vs["s[pretrain.lr=3e-3]"].spec.stages["pretrain"].optimizer.lr == 3e-3
+
+
+def test_two_spellings_of_one_setting_is_an_error():
+    text = FLOW.replace("lr = 1e-3\n  schedule cosine", "lr = 1e-3  optimizer adamw { lr = 2e-3 }\n  schedule cosine")
+    with pytest.raises(SpecErrors) as info:
+        load_text(text, "f.ospec")
+    assert "'lr' is set twice" in str(info.value)
+
+
+def test_dedup_group_is_ambiguous():
+    with pytest.raises(SpecErrors) as info:
+        load_text(FLOW + "ablation a { web.dedup = off }", "f.ospec")
+    assert "names several steps" in str(info.value)
+
+
+def test_report_columns_and_baseline_are_checked():
+    bad = FLOW + "report r { columns = [mathh]  baseline = bse }"
+    with pytest.raises(SpecErrors) as info:
+        load_text(bad, "f.ospec")
+    text = str(info.value)
+    assert "column 'mathh' is no task an eval runs; did you mean 'math'?" in text
+    assert "unknown baseline variant 'bse'; did you mean 'base'?" in text
+
+
+def test_seeds_cannot_vary_a_stage_with_its_own_seed():
+    text = FLOW.replace("epochs = 2  lr = 1e-3", "epochs = 2  seed = 7  lr = 1e-3") + "seeds = [1, 2]\n"
+    with pytest.raises(SpecErrors) as info:
+        load_text(text, "f.ospec")
+    assert "stage 'sft' sets its own seed" in str(info.value)
+    load_text(text + "seeds_from = rlvr\n", "f.ospec")  # after sft: fine
+
+
+def test_upsample_needs_quality_first():
+    text = FLOW.replace("  decontaminate { against = evals", "  upsample { drop_below = 40% }\n  decontaminate { against = evals")
+    with pytest.raises(SpecErrors) as info:
+        load_text(text, "f.ospec")
+    assert "needs a 'quality' step before it" in str(info.value)
