@@ -90,8 +90,14 @@ class _Printer:
             start = lead[0].line if lead else first.pos.line
             if prev_end is not None and start - prev_end > 1 and self.out and self.out[-1].strip() != "":
                 self.out.append("")
-            for c in lead:
+            prev_line = None
+            for c in lead:  # blank lines between comment paragraphs, and before the item, are kept
+                if prev_line is not None and c.line - prev_line > 1:
+                    self.out.append("")
                 self.out.append(IND * depth + c.text)
+                prev_line = c.line
+            if lead and first.pos.line - lead[-1].line > 1:
+                self.out.append("")
             if len(group) == 1 and not _one_line(first) and isinstance(first, ast.Section) and first.body is not None:
                 head_line = first.pos.line
                 self.out.append(IND * depth + _head(first) + " {" + self.trailing(head_line))

@@ -29,3 +29,9 @@ def test_fmt_normalizes_layout():
     messy = 'source   web{path="a.jsonl"   tokens=5M}   # why\n\n\n\nmix m {\nweb 100%\n   # last\n}\n'
     want = 'source web { path = "a.jsonl"  tokens = 5M }  # why\n\nmix m {\n  web 100%\n  # last\n}\n'
     assert format_spec(parse(messy, "x")) == want
+
+
+def test_fmt_keeps_comment_paragraphs():
+    text = ('# header line 1\n# header line 2\n\n# Section A\nsource a { path = "x" }  # trailing\n\n'
+            '# Section B\n\n# about b\nsource b { path = "y" }\n')
+    assert format_spec(parse(text, "x")) == text
