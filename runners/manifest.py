@@ -9,14 +9,12 @@ hashes make every downstream number traceable to the exact input bytes.
 
 from __future__ import annotations
 
-import argparse
-import time
 from pathlib import Path
 from typing import Any
 
-from olmospec.stage_io import read_stage_config
-from runners.common import fail, sha256_file, write_json, write_receipt
-from runners.inputs import InputError, read_docs, shards_of
+from runners.common import sha256_file, write_json
+from runners.inputs import read_docs, shards_of
+from runners.stage_main import stage_main
 
 
 def _count_tokens(tokenizer_path: str, texts: list[str]) -> int:
@@ -54,27 +52,21 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     return {"source": src["name"], "files": files, "totals": totals}
 
 
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m runners.manifest", description=__doc__.splitlines()[0])
-    ap.add_argument("--config", required=True)
-    args = ap.parse_args(argv)
-    started = time.time()
-    try:
-        cfg = read_stage_config(args.config)
-    except (OSError, ValueError) as e:
-        fail(f"cannot read stage config {args.config}: {e}")
+def run_stage(cfg: dict[str, Any]) -> dict[str, Any]:
+    """`run` plus the stage's files: manifest.json, metrics.json (and the receipt, by stage_main)."""
+    manifest = run(cfg)
     out = Path(cfg["output"])
-    try:
-        manifest = run(cfg)
-    except (InputError, ValueError, OSError) as e:  # a missing, unreadable or corrupt file: named, no traceback
-        fail(f"manifest {cfg.get('stage_id')}: {e}")
     write_json(out / "manifest.json", manifest)
     write_json(out / "metrics.json", manifest["totals"])
-    write_receipt(out, cfg, started=started, inputs={f["path"]: f["sha256"] or "" for f in manifest["files"]})
     t = manifest["totals"]
     print(f"manifest {manifest['source']}: {t['files']} files, {t['docs']} docs, {t['bytes']} bytes"
           + (f", {t['tokens']} tokens" if t["tokens"] is not None else "")
           + (f", {t['rejects']} unreadable records" if t["rejects"] else ""))
+    return {"inputs": {f["path"]: f["sha256"] or "" for f in manifest["files"]}}
+
+
+def main(argv: list[str] | None = None) -> None:
+    stage_main("manifest", __doc__, run_stage, argv)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ def stage_main(prog: str, doc: str, run: Callable[[dict[str, Any]], dict[str, An
 
     try:
         result = run(cfg)
-    except (StageFailure, InputError, MixError, OSError, ValueError) as e:
+    except (StageFailure, InputError, MixError, OSError, ValueError) as e:  # named, no traceback
         from runners.common import fail
 
         fail(f"{prog} {cfg.get('stage_id')}: {e}")
