@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from olmospec.ir.train import TrainConfig
+from runners.common import code_version
 
 PEAK_BF16_FLOPS = {  # dense bf16 tensor-core FLOP/s per device, from the vendors' data sheets
     "H200": 989e12,
@@ -133,6 +134,7 @@ def receipt(config: TrainConfig, *, wall_s: float, summary: dict, world: int, de
         "stage_id": config.stage_id,
         "kind": config.kind,
         "config_hash": config_hash(config),
+        "code_version": code_version(),
         "input_hashes": input_hashes(config),
         "seed": config.seed,
         "versions": {
