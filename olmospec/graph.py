@@ -17,7 +17,7 @@ from olmospec.identity import stage_hash, stage_id
 from olmospec.ir import spec as S
 
 RUNS = "runs"
-REMOTE_PREFIXES = ("s3://", "gs://", "gcs://", "hf://", "http://", "https://", "weka://", "r2://")
+REMOTE_PREFIXES = S.REMOTE_PREFIXES
 
 # Order in which kinds appear in dvc.yaml when nothing else decides (topological order first).
 KIND_ORDER = ["manifest", "tokenizer", "quality_model", "curate", "tokenize", "mix", "train", "dpo", "rlvr",

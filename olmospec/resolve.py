@@ -199,15 +199,12 @@ def resolve(items: tuple[ast.Item, ...], file: str) -> S.Spec:
         raise SpecError(Pos(file, 0, 0), f"internal: spec failed validation: {e}") from None
 
 
-_REMOTE = ("s3://", "gs://", "gcs://", "hf://", "http://", "https://", "weka://", "r2://")
-
-
 def _rebase(obj, defined_in: str, top: str):
     """A relative path is relative to the file that writes it; graph code resolves paths against
     the top-level spec's folder, so a path from an imported file is rewritten to stay correct."""
     field = "path"
     path = getattr(obj, field, None)
-    if not isinstance(path, str) or not path or os.path.isabs(path) or path.startswith(_REMOTE):
+    if not isinstance(path, str) or not path or os.path.isabs(path) or path.startswith(S.REMOTE_PREFIXES):
         return obj
     here, there = os.path.dirname(os.path.abspath(defined_in)), os.path.dirname(os.path.abspath(top))
     if here == there:

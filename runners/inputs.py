@@ -59,27 +59,13 @@ def fields_of(cfg: dict[str, Any]) -> tuple[str, str]:
     return "text", "id"
 
 
-def chat_text(messages: Any) -> str | None:
-    """A chat record's messages as one text (role lines), for sizing and tokenizer training."""
-    if isinstance(messages, list) and all(isinstance(m, dict) and isinstance(m.get("content"), str) for m in messages):
-        return "\n".join(f"<|{m.get('role', 'user')}|>\n{m['content']}" for m in messages)
-    return None
-
-
 def read_docs(cfg: dict[str, Any], shard: str):
-    """(docs, rejects) of one shard of an input: bad records become rejects with file and line; a
-    chat source (text field holding a list of messages) is read as the messages' text."""
-    from runners.curation import io as cio
+    """(docs, rejects) of one shard of an input, with the spec's text/id fields copied to `text`/`id`
+    (bad records become rejects with file and line; a chat record's messages are read as text)."""
+    from runners.curation.io import read_shard
 
     text_field, id_field = fields_of(cfg)
-    docs, rejects, seen = [], [], set()
-    for line, record in cio._records(shard):  # NOTE: io's record iterator; checks are io's own
-        if isinstance(record, dict):
-            joined = chat_text(record.get(text_field))
-            if joined is not None:
-                record = {**record, text_field: joined}
-        outcome = cio._check(record, shard, line, text_field, id_field, seen)
-        (rejects if isinstance(outcome, cio.Reject) else docs).append(outcome)
+    docs, rejects = read_shard(shard, text_field=text_field, id_field=id_field)
     if text_field != "text" or id_field != "id":
         docs = [{**d, "text": d[text_field], "id": d[id_field]} for d in docs]
     return docs, rejects

@@ -15,6 +15,9 @@ from olmospec.ir.base import Frozen
 from olmospec.ir.model import ModelConfig, YarnConfig
 from olmospec.ir.train import OptimizerConfig
 
+# Paths with these prefixes live in remote storage: never DVC file dependencies, never rebased.
+REMOTE_PREFIXES = ("s3://", "gs://", "gcs://", "hf://", "http://", "https://", "weka://", "r2://")
+
 
 class TokenizerTrain(Frozen):
     algorithm: Literal["bpe"] = "bpe"

@@ -215,6 +215,13 @@ def _hf_records(path: str | os.PathLike) -> Iterator[tuple[int, Any]]:
             yield row, dict(zip(columns, values, strict=True))
 
 
+def chat_text(messages: list[Any]) -> str | None:
+    """A list of {"role", "content"} messages as one text (`<|role|>` lines), else None."""
+    if all(isinstance(m, dict) and isinstance(m.get("content"), str) for m in messages):
+        return "\n".join(f"<|{m.get('role', 'user')}|>\n{m['content']}" for m in messages)
+    return None
+
+
 def _check(record: Any, file: str, line: int, text_field: str, id_field: str, seen: set[str]) -> Doc | Reject:
     if isinstance(record, _Bad):
         return Reject(file, line, record.reason)
@@ -228,6 +235,11 @@ def _check(record: Any, file: str, line: int, text_field: str, id_field: str, se
     if text_field not in record or record[text_field] is None:
         return Reject(file, line, "missing_text", doc_id)
     text = record[text_field]
+    if isinstance(text, list):  # a chat record's messages: read as their text, role by role
+        joined = chat_text(text)
+        if joined is None:
+            return Reject(file, line, "text_not_string", doc_id)
+        text = record[text_field] = joined
     if isinstance(text, bytes):
         try:
             text = record[text_field] = text.decode("utf-8")
