@@ -227,7 +227,7 @@ class _References:
 
     def check_all(self, tokenizers, sources, curations, mixes, model_tok, stages, stage_secs, evals, eval_secs,
                   curate_secs, mix_secs, tasks, external):
-        from olmospec.resolve_blocks import ref_positions
+        from olmospec.resolve_blocks import ref_positions, step_kind
 
         for n, t in tokenizers.items():
             if t.train:
@@ -242,14 +242,18 @@ class _References:
                 self.diags.error(sec.pos, f"curation '{c.name}' needs a source: 'curate {c.name} from SOURCE {{...}}'")
             for s, pos in ref_positions(c.sources, clause.pos if clause else sec.pos, clause.value if clause else None):
                 self.ref(s, pos, "source", "curation")
+            # each name at its own position inside the step's body
+            values = {(step_kind(i), a.key): a.value for i in sec.body or () if isinstance(i, ast.Section)
+                      for a in i.body or () if isinstance(a, ast.Assign)}
             for step in c.steps:
                 if isinstance(step, S.QualityStep):
-                    for s in step.positive + step.negative:
-                        self.ref(s, sec.pos, "source", "curation")
+                    for field in ("positive", "negative"):
+                        for s, pos in ref_positions(getattr(step, field), sec.pos, values.get(("quality", field))):
+                            self.ref(s, pos, "source", "curation")
                 if isinstance(step, S.DecontaminateStep):
-                    for s in step.against:
+                    for s, pos in ref_positions(step.against, sec.pos, values.get(("decontaminate", "against"))):
                         if s != "evals":  # every task the spec's evals use
-                            self.ref(s, sec.pos, "task")
+                            self.ref(s, pos, "task")
         for sec in mix_secs:
             m = mixes.get(sec.name or "")
             if m is None:
