@@ -17,7 +17,6 @@ from olmospec import ast, units
 from olmospec.body import Body
 from olmospec.errors import Diagnostics, Pos, SpecError, did_you_mean
 from olmospec.ir import spec as S
-from olmospec.ir.model import ModelConfig, YarnConfig
 from olmospec.ir.train import OptimizerConfig
 from olmospec.resolve_blocks import (
     read_curate,
@@ -36,13 +35,7 @@ TOP_KINDS = {
     "ablation", "sweep", "report", "runtime",
 }
 TOP_FIELDS = {"seeds", "seeds_from"}
-SHARE_TOLERANCE = 0.001  # published tables round shares: Dolma 3's add up to 100.05%
 
-# The kind of block each name-space holds, for "wrong kind" errors.
-_KIND_OF_TABLE = {
-    "tokenizers": "tokenizer", "sources": "source", "curations": "curation", "mixes": "mix",
-    "models": "model", "stages": "stage", "tasks": "task", "evals": "eval",
-}
 
 
 class Names:
@@ -72,9 +65,6 @@ class Names:
             return False
         return True
 
-
-def _ref_pos(body_or_section, default: Pos) -> Pos:
-    return default
 
 
 def resolve(items: tuple[ast.Item, ...], file: str) -> S.Spec:
@@ -366,4 +356,4 @@ def _explicit_optimizer_fields(sec: ast.Section) -> set[str]:
     return fields
 
 
-__all__ = ["ModelConfig", "Names", "YarnConfig", "resolve"]
+__all__ = ["Names", "resolve"]

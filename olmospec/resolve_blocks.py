@@ -6,7 +6,6 @@ Field tables live here, next to the code that reads them, so that the language r
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from pydantic import ValidationError
@@ -446,7 +445,6 @@ def read_report(name: str, sec: ast.Section, diags: Diagnostics):
 
 
 __all__ = [
-    "math",
     "read_curate",
     "read_eval",
     "read_mix",
