@@ -35,7 +35,6 @@ from runners.curation.normalize import normalize_exact
 from runners.curation.stage import (
     apply_removals,
     apply_task,
-    executor_for,
     finish,
     prepare,
     read_task_shard,
@@ -175,16 +174,14 @@ def run_exact(
     keep_work: bool = False,
 ) -> dict[str, Any]:
     """`olmospec data exact INPUT... OUTPUT`: exact dedup across all input shards; returns stats."""
-    stage = prepare(
-        "exact", input_paths, output_path, {}, text_field=text_field, id_field=id_field, work_dir=work_dir
-    )
-    ex = executor_for(executor, workers)
-    mapped = stage.run(ex, _map_task, "map")
+    stage = prepare("exact", input_paths, output_path, {}, text_field=text_field, id_field=id_field,
+                    work_dir=work_dir, executor=executor, workers=workers)
+    mapped = stage.run(_map_task, "map")
     n = len(stage.shards)
     digests = [np.load(stage.path("map", i, "digests.npy")) for i in range(n)]
     ids = [json.loads(Path(stage.path("map", i, "ids.json")).read_text()) for i in range(n)]
     removals = exact_reduce(digests, ids)
     for i in range(n):
         save_removals(stage.path("reduce", i, "json"), removals[i])
-    applied = stage.run(ex, apply_task, "apply", decisions_dir=str(stage.work / "reduce"))
+    applied = stage.run(apply_task, "apply", decisions_dir=str(stage.work / "reduce"))
     return finish(stage, mapped, applied, {}, keep_work=keep_work)

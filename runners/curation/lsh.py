@@ -41,7 +41,6 @@ from runners.curation.minhash import MinHashConfig, band_keys, shingle_batch, si
 from runners.curation.stage import (
     apply_removals,
     apply_task,
-    executor_for,
     finish,
     prepare,
     read_task_shard,
@@ -234,12 +233,13 @@ def run_minhash(
         text_field=text_field,
         id_field=id_field,
         work_dir=work_dir,
+        executor=executor,
+        workers=workers,
     )
-    ex = executor_for(executor, workers)
-    mapped = stage.run(ex, _map_task, "map", cfg=params)
+    mapped = stage.run(_map_task, "map", cfg=params)
     sketches = [_load_sketch(stage.path, i) for i in range(len(stage.shards))]
     removals, stats = minhash_reduce(sketches, cfg)
     for i, r in enumerate(removals):
         save_removals(stage.path("reduce", i, "json"), r)
-    applied = stage.run(ex, apply_task, "apply", decisions_dir=str(stage.work / "reduce"))
+    applied = stage.run(apply_task, "apply", decisions_dir=str(stage.work / "reduce"))
     return finish(stage, mapped, applied, stats, keep_work=keep_work)

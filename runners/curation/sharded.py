@@ -25,7 +25,7 @@ import numpy as np
 from runners.curation.base import Doc, Removed, StepResult
 from runners.curation.executor import Executor, Summary, Task
 from runners.curation.io import atomic_path, iter_jsonl
-from runners.curation.stage import executor_for, finish, prepare, read_task_shard, write_rejects, write_result
+from runners.curation.stage import finish, prepare, read_task_shard, write_rejects, write_result
 
 
 @functools.lru_cache(maxsize=4)
@@ -97,10 +97,9 @@ def run_docwise(step: str, input_paths: Sequence[str | os.PathLike] | str | os.P
     """A per-document step over every shard; `params` hold file paths (evaluation sets, the quality
     model), never objects, so that tasks stay small and picklable for worker processes and Ray."""
     stage = prepare(step, input_paths, output_path, params, text_field=text_field, id_field=id_field,
-                    work_dir=work_dir)
+                    work_dir=work_dir, executor=executor, workers=workers)
     (stage.work / "map").mkdir(parents=True, exist_ok=True)
-    ex = executor_for(executor, workers)
-    applied = stage.run(ex, _docwise_task, "apply", step=step, params=params, map_dir=str(stage.work / "map"))
+    applied = stage.run(_docwise_task, "apply", step=step, params=params, map_dir=str(stage.work / "map"))
     return finish(stage, [], applied, _merge_stats(step, [s.get("step_stats", {}) for s in applied]),
                   keep_work=keep_work)
 
@@ -152,9 +151,8 @@ def run_upsample(input_paths: Sequence[str | os.PathLike] | str | os.PathLike, o
     params = {"drop_below": drop_below, "max_repeat": max_repeat, "target_tokens": target_tokens,
               "group_field": group_field, "score_field": score_field, "seed": seed}
     stage = prepare("upsample", input_paths, output_path, params, text_field=text_field, id_field=id_field,
-                    work_dir=work_dir)
-    ex = executor_for(executor, workers)
-    mapped = stage.run(ex, _upsample_map, "map", group_field=group_field, score_field=score_field)
+                    work_dir=work_dir, executor=executor, workers=workers)
+    mapped = stage.run(_upsample_map, "map", group_field=group_field, score_field=score_field)
     rows = [json.loads(Path(stage.path("map", i, "rows.json")).read_text()) for i in range(len(stage.shards))]
     where: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for s, shard_rows in enumerate(rows):
@@ -176,7 +174,7 @@ def run_upsample(input_paths: Sequence[str | os.PathLike] | str | os.PathLike, o
     for i, d in enumerate(decisions):
         with atomic_path(stage.path("reduce", i, "json")) as tmp:
             Path(tmp).write_text(json.dumps(d))
-    applied = stage.run(ex, _upsample_apply, "apply", decisions_dir=str(stage.work / "reduce"))
+    applied = stage.run(_upsample_apply, "apply", decisions_dir=str(stage.work / "reduce"))
     realized = sum(rep * rows[s][j][2] for s, r in enumerate(decisions) for j, (rep, *_) in enumerate(r))
     return finish(stage, mapped, applied, {"upsample": {"ratio": ratio, "available_tokens": available,
                                                         "realized_tokens": realized, "groups": groups}},

@@ -55,6 +55,7 @@ class Stage:
     work: Path
     text_field: str
     id_field: str
+    executor: Executor  # where the map and apply phases run (local processes or Ray)
 
     def path(self, phase: str, index: int, what: str) -> str:
         return str(self.work / phase / f"{index:05d}.{what}")
@@ -74,8 +75,8 @@ class Stage:
             for i, shard in enumerate(self.shards)
         ]
 
-    def run(self, executor: Executor, fn: Any, phase: str, **extra: Any) -> list[Summary]:
-        return run_tasks(executor, fn, self.tasks(phase, **extra), self.work / "markers" / phase)
+    def run(self, fn: Any, phase: str, **extra: Any) -> list[Summary]:
+        return run_tasks(self.executor, fn, self.tasks(phase, **extra), self.work / "markers" / phase)
 
 
 def prepare(
@@ -87,6 +88,8 @@ def prepare(
     text_field: str = "text",
     id_field: str = "id",
     work_dir: str | os.PathLike | None = None,
+    executor: Executor | str | None = None,
+    workers: int | None = None,
 ) -> Stage:
     """Expand the inputs, and create (or reuse, if it belongs to this very run) the work folder."""
     if isinstance(input_paths, (str, os.PathLike)):
@@ -109,7 +112,7 @@ def prepare(
     if not stamp.exists():
         with atomic_path(stamp) as tmp:
             Path(tmp).write_text(json.dumps({"digest": digest, **identity}, sort_keys=True, indent=1))
-    return Stage(step, shards, str(output), work, text_field, id_field)
+    return Stage(step, shards, str(output), work, text_field, id_field, executor_for(executor, workers))
 
 
 def _fingerprint(shard: str) -> list[Any]:

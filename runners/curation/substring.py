@@ -42,7 +42,7 @@ import numpy as np
 from runners.curation.base import Doc, Removed, StepResult
 from runners.curation.executor import Executor, Summary, Task
 from runners.curation.io import atomic_path
-from runners.curation.stage import executor_for, finish, prepare, read_task_shard, write_rejects, write_result
+from runners.curation.stage import finish, prepare, read_task_shard, write_rejects, write_result
 
 SEP = 0xFF
 REASON = "substring_duplicate_empty"
@@ -237,9 +237,10 @@ def run_substring(
         text_field=text_field,
         id_field=id_field,
         work_dir=work_dir,
+        executor=executor,
+        workers=workers,
     )
-    ex = executor_for(executor, workers)
-    mapped = stage.run(ex, _map_task, "map")
+    mapped = stage.run(_map_task, "map")
     texts: list[bytes] = []
     sizes = []
     for i in range(len(stage.shards)):
@@ -257,7 +258,7 @@ def run_substring(
             Path(tmp).write_text(json.dumps(shard_cuts))
         pos += size
     applied = stage.run(
-        ex, _apply_task, "apply", decisions_dir=str(stage.work / "reduce"), min_chars=min_chars
+        _apply_task, "apply", decisions_dir=str(stage.work / "reduce"), min_chars=min_chars
     )
     bytes_stats = {
         k: sum(s.get(k, 0) for s in applied) for k in ("bytes_in", "bytes_removed", "docs_modified")
