@@ -71,6 +71,17 @@ def read_docs(cfg: dict[str, Any], shard: str):
     return docs, rejects
 
 
+def read_texts(inputs: list[dict[str, Any]]) -> tuple[list[str], int]:
+    """The texts of several inputs, in order, and how many records were unreadable."""
+    texts: list[str] = []
+    rejects = 0
+    for inp in inputs:
+        docs, bad = read_all(inp)
+        texts += [d["text"] for d in docs]
+        rejects += len(bad)
+    return texts, rejects
+
+
 def read_all(cfg: dict[str, Any]):
     if cfg.get("kind") == "union":  # each part with its own text/id fields
         docs, rejects = [], []

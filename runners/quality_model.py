@@ -18,20 +18,11 @@ from runners.stage_main import StageFailure, stage_main
 HELD_OUT = 0.1
 
 
-def _texts(inputs: list[dict[str, Any]]) -> list[str]:
-    from runners.inputs import read_all
-
-    out: list[str] = []
-    for inp in inputs:
-        docs, _ = read_all(inp)
-        out += [d["text"] for d in docs]
-    return out
-
-
 def run(cfg: dict[str, Any]) -> dict[str, Any]:
     from runners.curation.quality import train
+    from runners.inputs import read_texts
 
-    pos, neg = _texts(cfg["positive"]), _texts(cfg["negative"])
+    pos, neg = read_texts(cfg["positive"])[0], read_texts(cfg["negative"])[0]
     if not pos or not neg:
         raise StageFailure("the quality classifier needs positive and negative documents")
     rng = random.Random(0)

@@ -15,15 +15,10 @@ from runners.stage_main import stage_main
 
 def run(cfg: dict[str, Any]) -> dict[str, Any]:
     from runners.curation.tokenize import save_tokenizer, train_tokenizer
-    from runners.inputs import read_all
+    from runners.inputs import read_texts
 
     train = cfg["train"]
-    texts: list[str] = []
-    rejects = 0
-    for inp in cfg["inputs"]:
-        docs, bad = read_all(inp)
-        rejects += len(bad)
-        texts += [d["text"] for d in docs]
+    texts, rejects = read_texts(cfg["inputs"])
     if train.get("max_docs"):
         texts = texts[: train["max_docs"]]
     out = Path(cfg["output"])
