@@ -22,7 +22,7 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     from runners.curation.quality import train
     from runners.inputs import read_texts
 
-    pos, neg = read_texts(cfg["positive"])[0], read_texts(cfg["negative"])[0]
+    (pos, bad_pos), (neg, bad_neg) = read_texts(cfg["positive"]), read_texts(cfg["negative"])
     if not pos or not neg:
         raise StageFailure("the quality classifier needs positive and negative documents")
     rng = random.Random(0)
@@ -34,7 +34,8 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     acc = (float((sp >= 0.5).sum()) + float((sn < 0.5).sum())) / (kp + kn)
     out = Path(cfg["output"])
     model.save(out / "model.bin")
-    metrics = {"train_positive": len(pos) - kp, "train_negative": len(neg) - kn, "heldout_accuracy": acc}
+    metrics = {"train_positive": len(pos) - kp, "train_negative": len(neg) - kn, "heldout_accuracy": acc,
+               "rejects": bad_pos + bad_neg}  # unreadable records are counted, never silently dropped
     write_json(out / "metrics.json", metrics)
     print(f"quality classifier: held-out accuracy {acc:.3f} on {kp + kn} documents")
     return metrics
