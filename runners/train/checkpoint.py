@@ -109,11 +109,18 @@ class Checkpointer:
             pointer = self.folder / "latest.tmp"
             pointer.write_text(final.name + "\n")
             os.replace(pointer, self.folder / "latest")
+            with (self.folder / "saved_steps.txt").open("a") as log:  # which steps were checkpointed
+                log.write(f"{step}\n")
             done = sorted(p for p in self.folder.glob("step_*") if p.is_dir() and not p.name.endswith(".tmp"))
             for old in done[:-KEEP]:
                 shutil.rmtree(old, ignore_errors=True)
         _barrier(self.d)
         return final
+
+    def saved_steps(self) -> list[int]:
+        """Every step a checkpoint was written at, across resumes of the same run."""
+        log = self.folder / "saved_steps.txt"
+        return [int(x) for x in log.read_text().split()] if log.exists() else []
 
     def load(self, path: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -> dict:
         """Restore model, optimizer and RNG in place; returns the trainer state (step, sampler)."""
@@ -121,7 +128,8 @@ class Checkpointer:
 
         dcp.load({"app": _AppState(model, optimizer)}, checkpoint_id=str(path))
         mine = path / f"trainer_rank{self.d.rank}.pt"
-        trainer = torch.load(mine if mine.exists() else path / "trainer_rank0.pt", weights_only=False)
+        # weights_only: the trainer state is tensors, numbers and lists; nothing in it may run code
+        trainer = torch.load(mine if mine.exists() else path / "trainer_rank0.pt", weights_only=True)
         _set_rng_state(trainer.pop("rng"))
         return trainer
 
