@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import shutil
 import warnings
 from pathlib import Path
@@ -23,6 +24,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from runners.train.errors import StageError
 from runners.train.launch import Dist
 
 KEEP = 2  # complete checkpoints kept on disk; older ones are deleted after a new one lands
@@ -129,7 +131,12 @@ class Checkpointer:
         dcp.load({"app": _AppState(model, optimizer)}, checkpoint_id=str(path))
         mine = path / f"trainer_rank{self.d.rank}.pt"
         # weights_only: the trainer state is tensors, numbers and lists; nothing in it may run code
-        trainer = torch.load(mine if mine.exists() else path / "trainer_rank0.pt", weights_only=True)
+        file = mine if mine.exists() else path / "trainer_rank0.pt"
+        try:
+            trainer = torch.load(file, weights_only=True)
+        except pickle.UnpicklingError as e:
+            raise StageError(f"{file}: refused to load: it holds more than tensors, numbers and lists "
+                             f"({str(e).splitlines()[0]}); delete the checkpoint folder to start over") from None
         _set_rng_state(trainer.pop("rng"))
         return trainer
 
