@@ -13,6 +13,7 @@ from typing import Any
 from olmospec.graph import Graph, Node, make_node, source_files
 from olmospec.graph_train import dpo_node, rlvr_node, train_node
 from olmospec.ir import spec as S
+from olmospec.mixes import flatten
 from olmospec.variants import Experiment
 
 DOCS = "docs"
@@ -150,14 +151,9 @@ class VariantBuilder:
         self.memo[key] = node
         return node
 
-    def flat_entries(self, mix: str, share: float = 1.0) -> list[tuple[str, float, float | None]]:
-        out = []
-        for e in self.spec.mixes[mix].entries:
-            if e.name in self.spec.mixes:
-                out += self.flat_entries(e.name, share * e.share)
-            else:
-                out.append((e.name, share * e.share, e.max_repeat))
-        return out
+    def flat_entries(self, mix: str) -> list[tuple[str, float, float | None]]:
+        """(component, share, cap) of a mix with nested mixes flattened (olmospec/mixes.py)."""
+        return [(c.name, c.share, c.max_repeat) for c in flatten(mix, self.spec.mixes)]
 
     def mix(self, name: str, tok: str, budget: int | None) -> tuple[Node, list[dict]]:
         key = ("mix", name, tok, budget)

@@ -309,8 +309,8 @@ def read_stage(name: str, sec: ast.Section, diags: Diagnostics):
     elif name in S.STAGE_KINDS:
         kind = name
     else:
-        diags.error(sec.atom.pos, f"stage '{name}' needs 'kind = ...' (one of {', '.join(S.STAGE_KINDS)}), "
-                                  "or a name that is a kind")
+        diags.error(sec.atom.pos, f"unknown stage kind '{name}'{did_you_mean(name, set(S.STAGE_KINDS))} (a stage "
+                                  f"is named after its kind, one of {', '.join(S.STAGE_KINDS)}, or sets 'kind = ...')")
         return None
     fields = set(_TRAIN_FIELDS) | (_DPO_FIELDS if kind == "dpo" else set()) | (_RLVR_FIELDS if kind == "rlvr" else set())
     b = Body(f"stage '{name}' ({kind})", sec.body, diags, fields, {"optimizer", "schedule", "yarn", "runtime"})
