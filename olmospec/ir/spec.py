@@ -62,7 +62,7 @@ class MinhashStep(Frozen):
     rows: int | None = None
     threshold: float = 0.8
     verify: Literal["jaccard"] = "jaccard"  # exact Jaccard on the same shingles inside candidate clusters
-    max_cluster: int = 10000
+    max_cluster: int = 500  # clusters up to this size are verified pair by pair (OLMo 3's limit)
 
 
 class SubstringStep(Frozen):
