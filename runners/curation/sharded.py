@@ -93,15 +93,17 @@ def _merge_stats(step: str, shard_stats: list[dict[str, Any]]) -> dict[str, Any]
 def run_docwise(step: str, input_paths: Sequence[str | os.PathLike] | str | os.PathLike,
                 output_path: str | os.PathLike, params: dict[str, Any], *, text_field: str = "text",
                 id_field: str = "id", workers: int | None = None, executor: Executor | str | None = None,
-                work_dir: str | os.PathLike | None = None, keep_work: bool = False) -> dict[str, Any]:
+                work_dir: str | os.PathLike | None = None, keep_work: bool = False,
+                extra_stats: dict[str, Any] | None = None) -> dict[str, Any]:
     """A per-document step over every shard; `params` hold file paths (evaluation sets, the quality
-    model), never objects, so that tasks stay small and picklable for worker processes and Ray."""
+    model), never objects, so that tasks stay small and picklable for worker processes and Ray.
+    `extra_stats` are added to the stats (e.g. what the classifier was trained on)."""
     stage = prepare(step, input_paths, output_path, params, text_field=text_field, id_field=id_field,
                     work_dir=work_dir, executor=executor, workers=workers)
     (stage.work / "map").mkdir(parents=True, exist_ok=True)
     applied = stage.run(_docwise_task, "apply", step=step, params=params, map_dir=str(stage.work / "map"))
-    return finish(stage, [], applied, _merge_stats(step, [s.get("step_stats", {}) for s in applied]),
-                  keep_work=keep_work)
+    step_stats = {**_merge_stats(step, [s.get("step_stats", {}) for s in applied]), **(extra_stats or {})}
+    return finish(stage, [], applied, step_stats, keep_work=keep_work)
 
 
 def _tokens(doc: Doc, text_field: str) -> int:
