@@ -144,7 +144,11 @@ class VariantBuilder:
             return self.memo[key]
         tok_path, tok_nodes = self.tokenizer(tok)
         cfg, ups, deps, remote = self.docs_input(name)
-        node = self.add(make_node("tokenize", f"tokenize-{name}", {"input": cfg, "tokenizer": tok_path},
+        # upsampled copies are written at least `spread` tokens apart: the longest sequence that reads them
+        spread = max((st.seq or 0 for st in self.spec.stages.values() if st.data == name or (
+            st.data in self.spec.mixes and name in {e for e, _, _ in self.flat_entries(st.data)})), default=0)
+        node = self.add(make_node("tokenize", f"tokenize-{name}", {"input": cfg, "tokenizer": tok_path,
+                                                                 "spread": spread},
                                   ups + tok_nodes, inputs=deps, always_changed=remote and not ups,
                                   outs=["shards", "rejects.jsonl"], metrics=["metrics.json"], stage=name))
         self.memo[key] = node

@@ -82,17 +82,18 @@ def read_texts(inputs: list[dict[str, Any]]) -> tuple[list[str], int]:
     return texts, rejects
 
 
+def input_parts(cfg: dict[str, Any]) -> list[dict[str, Any]]:
+    """The inputs a union stands for, each with its own text/id fields; any other input is itself."""
+    if cfg.get("kind") == "union":
+        return [p for part in cfg["parts"] for p in input_parts(part)]
+    return [cfg]
+
+
 def read_all(cfg: dict[str, Any]):
-    if cfg.get("kind") == "union":  # each part with its own text/id fields
-        docs, rejects = [], []
-        for part in cfg["parts"]:
-            d, r = read_all(part)
+    docs, rejects = [], []
+    for part in input_parts(cfg):
+        for shard in shards_of(part):
+            d, r = read_docs(part, shard)
             docs += d
             rejects += r
-        return docs, rejects
-    docs, rejects = [], []
-    for shard in shards_of(cfg):
-        d, r = read_docs(cfg, shard)
-        docs += d
-        rejects += r
     return docs, rejects

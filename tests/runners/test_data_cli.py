@@ -49,7 +49,9 @@ def test_decontaminate_and_fim(tmp_path):
     assert [d["id"] for d in lines(tmp_path / "out.jsonl")] == ["clean"]
     assert lines(tmp_path / "out.removed.jsonl")[0]["reason"] == "contamination"
     r = data("fim", str(src), str(tmp_path / "fim.jsonl"), "--rate", "1.0", "--json")
-    assert r.returncode == 0 and all("<|fim_" in d["text"] for d in lines(tmp_path / "fim.jsonl"))
+    assert r.returncode == 0
+    assert all(d["fim"]["order"] in ("psm", "spm") and d["text"] == src_doc["text"]
+               for d, src_doc in zip(lines(tmp_path / "fim.jsonl"), docs, strict=True))
 
 
 def test_bad_input_is_one_line_and_exit_1(tmp_path):
