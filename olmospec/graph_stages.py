@@ -110,6 +110,10 @@ class VariantBuilder:
             cfg: dict[str, Any] = {"step": step.model_dump(mode="json"), "input": prev_cfg}
             ups = list(prev_nodes)
             step_deps = list(deps)
+            if isinstance(step, S.UpsampleStep) and step.words is None and self.project_tokenizer():
+                # documents are weighted (and the target counted) in tokens of the project's tokenizer
+                cfg["tokenizer"], tok_nodes = self.tokenizer(self.project_tokenizer())
+                ups += tok_nodes
             if isinstance(step, S.QualityStep):
                 qm = self.quality_model(step)
                 cfg["classifier"] = f"{qm.out_dir}/model.bin"

@@ -174,9 +174,10 @@ def resolve(items: tuple[ast.Item, ...], file: str) -> S.Spec:
 
     stages = _inherit(stages, stage_secs, models, model_tok, diags)
     _check_vocab(models, model_tok, tokenizers, diags)
-    from olmospec.checks import check_semantics
+    from olmospec.checks import check_semantics, check_upsample_units
 
     check_semantics(sources, curations, mixes, models, stages, stage_secs, blocks["mix"], diags)
+    check_upsample_units(curations, tokenizers, blocks["curate"], diags)
     diags.raise_if_any()
     try:
         return S.Spec(

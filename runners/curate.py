@@ -68,8 +68,11 @@ def _run_step(cfg: dict[str, Any], out: Path) -> dict[str, Any]:
     elif kind == "substring":
         stats = run_substring(shards, output, min_bytes=p["min_bytes"], **common)
     elif kind == "upsample":
+        if p["tokens"] is not None and not cfg.get("tokenizer"):
+            raise StageFailure("upsample 'tokens' are counted with the project's tokenizer, and this stage has none")
         stats = run_upsample(shards, output, drop_below=p["drop_below"], max_repeat=p["max_repeat"],
-                             target_tokens=p["tokens"], group_field=None if p["per"] == "source" else p["per"],
+                             target_tokens=p["tokens"] if p.get("words") is None else p["words"],
+                             tokenizer=cfg.get("tokenizer"), group_field=None if p["per"] == "source" else p["per"],
                              seed=p["seed"], **common)
     else:
         stats = run_docwise(kind, shards, output, p, **common)
