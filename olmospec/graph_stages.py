@@ -47,7 +47,21 @@ class VariantBuilder:
             parts = [self.docs_input(s) for s in c.sources]
             return ({"kind": "union", "parts": [p[0] for p in parts]}, [u for p in parts for u in p[1]],
                     [d for p in parts for d in p[2]], any(p[3] for p in parts))
-        return {"kind": "docs", "name": name, "path": f"{node.out_dir}/{DOCS}"}, [node], [], False
+        return self.curation_output(name, node), [node], [], False
+
+    def curation_output(self, name: str, node: Node) -> dict:
+        """A curation step's output: its records keep the source's fields (a chat's `messages`), so
+        the text field travels with it when it is not the default `text`."""
+        cfg: dict[str, Any] = {"kind": "docs", "name": name, "path": f"{node.out_dir}/{DOCS}"}
+        text = self.text_field(name)
+        return {**cfg, "text": text} if text != "text" else cfg
+
+    def text_field(self, name: str) -> str:
+        """The text field of a source, or of a curation's (first) source."""
+        if name in self.spec.sources:
+            return self.spec.sources[name].text
+        sources = self.spec.curations[name].sources
+        return self.text_field(sources[0]) if sources else "text"
 
     def project_tokenizer(self) -> str | None:
         return next(iter(self.spec.tokenizers)) if len(self.spec.tokenizers) == 1 else None
@@ -128,7 +142,7 @@ class VariantBuilder:
             node = self.add(make_node("curate", f"{name}-{step.kind}", cfg, ups, inputs=sorted(set(step_deps)),
                                       always_changed=remote and not prev_nodes, outs=[DOCS, "removed.jsonl", "rejects.jsonl"],
                                       metrics=["stats.json"], stage=name))
-            prev_cfg = {"kind": "docs", "name": name, "path": f"{node.out_dir}/{DOCS}"}
+            prev_cfg = self.curation_output(name, node)
             prev_nodes, deps, remote = [node], [], False
         self.memo[key] = node
         return node

@@ -1,7 +1,9 @@
 """The `curate` stage: one curation step (exact, minhash, substring, quality, upsample,
 decontaminate, fim) over the previous step's documents or a source's files.
 
-Outputs under runs/<id>/: `docs/` (kept documents, every field kept), `removed.jsonl` (id, reason,
+Outputs under runs/<id>/: `docs/` (kept records, every field kept: a chat record's `messages`, a
+prompt's `prompt`/`answer` stay as they are, so the SFT, DPO and RLVR stages read a curation as they
+read its source; the text field is the source's `text = ...`), `removed.jsonl` (id, reason,
 detail for everything not kept), `rejects.jsonl` (unreadable input records with file and line) and
 `stats.json` (counts per reason plus the step's own figures). Every step runs shard by shard on the
 local executor (OLMOSPEC_WORKERS processes; default all cores) with per-shard completion markers
@@ -51,14 +53,14 @@ def _run_step(cfg: dict[str, Any], out: Path) -> dict[str, Any]:
 
     kind, p = _params(cfg)
     text_field, id_field = fields_of(cfg["input"])
-    if (text_field, id_field) != ("text", "id"):
-        raise StageFailure(f"curation reads documents whose text and id fields are 'text' and 'id'; source "
-                           f"'{cfg['input'].get('name')}' uses '{text_field}'/'{id_field}'")
+    if id_field != "id":
+        raise StageFailure(f"curation reads documents whose id field is 'id'; source "
+                           f"'{cfg['input'].get('name')}' uses '{id_field}'")
     output = out / "docs" / DOCS_FILE
     output.parent.mkdir(parents=True, exist_ok=True)
     # Runtime, not identity: where the step runs never changes what it produces.
     common = {"workers": int(os.environ.get("OLMOSPEC_WORKERS", "0")) or None, "work_dir": out / "work",
-              "executor": os.environ.get("OLMOSPEC_EXECUTOR") or None}
+              "executor": os.environ.get("OLMOSPEC_EXECUTOR") or None, "text_field": text_field}
     shards = shards_of(cfg["input"])
     if kind == "exact":
         stats = run_exact(shards, output, **common)

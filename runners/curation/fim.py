@@ -96,6 +96,9 @@ def apply_fim(
     counts = {"psm": 0, "spm": 0, "unchanged": 0, "too_short": 0}
     for doc in docs:
         text = doc[text_field]
+        if not isinstance(text, str):
+            # NOTE: ValueError, not TypeError: bad data, which the runners report without a traceback
+            raise ValueError(f"document {doc.get('id')!r}: fim cuts '{text_field}', which is not a string")  # noqa: TRY004
         rng = doc_rng(seed, str(doc["id"]))
         # NOTE: the draws happen in a fixed order whatever the document, so a document's choice does
         # not depend on its length or on the rate of any other decision.

@@ -24,7 +24,7 @@ import numpy as np
 
 from runners.curation.base import Doc, Removed, StepResult
 from runners.curation.executor import Executor, Summary, Task
-from runners.curation.io import atomic_path, iter_jsonl
+from runners.curation.io import atomic_path, iter_jsonl, text_of
 from runners.curation.stage import finish, prepare, read_task_shard, write_rejects, write_result
 
 
@@ -116,11 +116,12 @@ def _tokenizer(path: str):
 def _sizes(docs: list[Doc], text_field: str, tokenizer: str | None) -> list[int]:
     """Each document's size in the upsampling unit: tokens as the tokenize step writes them (EOS
     included) when a tokenizer is given, else whitespace words."""
+    texts = [text_of(d, text_field) for d in docs]
     if tokenizer is None:
-        return [len(d[text_field].split()) for d in docs]
+        return [len(t.split()) for t in texts]
     from runners.curation.tokenize import count_tokens
 
-    return [n + 1 for n in count_tokens([d[text_field] for d in docs], _tokenizer(tokenizer))]
+    return [n + 1 for n in count_tokens(texts, _tokenizer(tokenizer))]
 
 
 def _upsample_map(task: Task) -> Summary:

@@ -178,13 +178,14 @@ def encode_docs(batch: list[dict], tok: LoadedTokenizer, text_field: str = "text
     """Token ids of each document (no EOS). Text is encoded as text (`text_encoding`); a FIM document
     (field `fim`, see runners/curation/fim.py) is its three pieces joined by the real sentinel ids."""
     from runners.curation.fim import fim_parts
+    from runners.curation.io import text_of
 
     texts: list[str] = []
     plan: list[tuple[str | None, int]] = []
     for d in batch:
         parts = fim_parts(d, text_field)
         plan.append((None if parts is None else parts[0], len(texts)))
-        texts.extend([d[text_field]] if parts is None else parts[1:])
+        texts.extend([text_of(d, text_field)] if parts is None else parts[1:])
     with text_encoding(tok) as backend:
         # NOTE: encode_batch_fast skips character offsets, which shards never use.
         encode = getattr(backend, "encode_batch_fast", backend.encode_batch)

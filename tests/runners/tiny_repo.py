@@ -20,14 +20,17 @@ def env() -> dict[str, str]:
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])}
 
 
-def make_repo(path: Path, spec_text: str | None = None) -> Path:
-    """specs/tiny.ospec (or `spec_text` in its place) with specs/data/tiny, compiled, `dvc init`-ed."""
+def make_repo(path: Path, spec_text: str | None = None, files: dict[str, str] | None = None) -> Path:
+    """specs/tiny.ospec (or `spec_text` in its place) with specs/data/tiny and `files` (path under
+    specs/ -> text), compiled, `dvc init`-ed."""
     path.mkdir(parents=True)
     shutil.copytree(ROOT / "runners", path / "runners", ignore=shutil.ignore_patterns("__pycache__"))
     (path / "specs").mkdir()
     shutil.copytree(ROOT / "specs/data/tiny", path / "specs/data/tiny",
                     ignore=shutil.ignore_patterns("__pycache__", "corpus", "make_corpus.py"))
     (path / "specs/tiny.ospec").write_text(spec_text or (ROOT / "specs/tiny.ospec").read_text())
+    for rel, text in (files or {}).items():
+        (path / "specs" / rel).write_text(text)
     subprocess.run([sys.executable, "-m", "olmospec.cli", "--root", str(path), "compile",
                     str(path / "specs/tiny.ospec"), "--out", "."], check=True, capture_output=True)
     subprocess.run([DVC, "init", "-q", "--no-scm"], cwd=path, check=True, env=env())
