@@ -81,6 +81,21 @@ def check_model(m: ModelConfig, pos: dict[str, Pos], default: Pos, diags: Diagno
         diags.error(pos.get("attention", default), f"sliding layers must share one window size, got {sorted(windows)}")
 
 
+def check_upsample_units(curations, tokenizers, curate_secs, diags: Diagnostics) -> None:
+    """An upsampling target in tokens is counted with the project's tokenizer: it needs exactly one."""
+    if len(tokenizers) == 1:
+        return
+    for sec in curate_secs:
+        c = curations.get(sec.name or "")
+        for step in c.steps if c else ():
+            if isinstance(step, S.UpsampleStep) and step.tokens:
+                pos = next((i.pos for i in sec.body or () if isinstance(i, ast.Section) and i.kind == "upsample"),
+                           sec.pos)
+                diags.error(pos, f"curation '{c.name}': upsample 'tokens' are counted with the project's "
+                                 f"tokenizer, and this spec has {len(tokenizers)}; define one tokenizer, or give "
+                                 "the target in words ('words = ...')")
+
+
 def _present(sec: ast.Section) -> set[str]:
     """Fields a stage writes, and the fields its misspelled ones were meant to be: `lrr = 1e-3` was
     reported with "did you mean 'lr'", so "needs a learning rate" would only repeat it."""

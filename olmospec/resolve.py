@@ -191,11 +191,12 @@ def _resolve(items: tuple[ast.Item, ...], file: str, diags: Diagnostics) -> S.Sp
 
     stages, broken = _inherit(stages, stage_secs, models, model_tok, diags)
     _check_vocab(models, model_tok, tokenizers, diags)
-    from olmospec.checks import check_semantics
+    from olmospec.checks import check_semantics, check_upsample_units
 
     unknown_models = {n for n, st in stages.items() if st.model and names.kind.get(st.model) != "model"}
     check_semantics(sources, curations, mixes, models, stages, stage_secs, blocks["mix"], diags, broken,
                     unknown_models)
+    check_upsample_units(curations, tokenizers, blocks["curate"], diags)
     diags.raise_if_any()
     try:
         return S.Spec(

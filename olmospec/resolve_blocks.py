@@ -82,7 +82,7 @@ _STEP_FIELDS: dict[str, dict[str, Any]] = {
     "substring": {"min_bytes": units.positive_int, "keep": units.word("one")},
     "quality": {"positive": units.list_of(units.name), "negative": units.list_of(units.name)},
     "upsample": {"drop_below": units.percent, "max_repeat": units.repeat_factor, "per": units.name,
-                 "tokens": units.tokens, "seed": units.integer},
+                 "tokens": units.tokens, "words": units.count, "seed": units.integer},
     "decontaminate": {"against": units.list_of(units.name), "ngram": units.positive_int,
                       "min_overlap": units.percent},
     "fim": {"rate": units.percent, "spm": units.percent, "seed": units.integer},
@@ -137,6 +137,8 @@ def read_curate(name: str, sec: ast.Section, diags: Diagnostics):
         kw = {f: b.get(f, conv, None) for f, conv in _STEP_FIELDS[kind].items()}
         if kind == "exact":
             kw["normalize"] = True if kw["normalize"] else None
+        if kind == "upsample" and kw["tokens"] is not None and kw["words"] is not None:
+            diags.error(item.pos, "step 'upsample' takes a target in 'tokens' or in 'words', not both")
         if kind == "upsample" and "quality" not in seen:
             diags.error(item.pos, f"step 'upsample' in curation '{name}' needs a 'quality' step before it "
                                   "(it upsamples by the quality score)")
