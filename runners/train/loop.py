@@ -282,13 +282,12 @@ def _run(config: TrainConfig, d: Dist) -> dict:
         else:
             summary["sft_data"] = stage.chat.stats()
             mx.write_jsonl(out / "rejects.jsonl", stage.chat.rejects)
-        summary["checkpoint_steps"] = saver.saved_steps()
-        summary["runtime"] = stage.effective_runtime()
         summary["params"] = sum(p.numel() for p in stage.model.parameters())
         summary["flops_per_token"] = fpt
         (out / "metrics.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
         rec = mx.receipt(
-            config, wall_s=time.time() - t_start, summary=summary, world=d.world, device=d.device
+            config, wall_s=time.time() - t_start, perf=mx.performance(log.rows), runtime=stage.effective_runtime(),
+            checkpoint_steps=saver.saved_steps(), world=d.world, device=d.device,
         )
         rec["resumed_from_step"] = start
         (out / "receipt.json").write_text(json.dumps(rec, indent=2, sort_keys=True) + "\n")
