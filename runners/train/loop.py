@@ -64,7 +64,15 @@ def load_tokenizer(path: str):
     tok = AutoTokenizer.from_pretrained(path)
     if tok.eos_token_id is None:
         raise StageError(f"tokenizer {path} has no EOS token; token shards and SFT need one")
+    # NOTE: transformers keeps from_pretrained's environment-dependent kwargs (local_files_only
+    # follows HF_HUB_OFFLINE) and writes them into the export, which would make the same stage's
+    # output differ between environments
+    for key in ENVIRONMENT_KWARGS:
+        tok.init_kwargs.pop(key, None)
     return tok
+
+
+ENVIRONMENT_KWARGS = ("local_files_only", "is_local", "cache_dir", "force_download", "proxies", "token", "revision")
 
 
 class Stage:
