@@ -130,6 +130,11 @@ def test_a_spec_of_your_own_runs_through_olmospec_run_and_plain_dvc_repro(tmp_pa
     assert lock[manifest_c]["outs"][0]["md5"] != md5
     assert json.loads((repo / "runs" / manifest_c / "manifest.json").read_text())["totals"]["docs"] == 2
     assert "changed" not in sh([DVC, "status", target], repo, env=_plain_env()).stdout
+    # --dry on a current pipeline asks `dvc status` and changes no file of the project
+    before = {k: v for k, v in _snapshot(repo).items() if not k.startswith(".dvc/tmp")}
+    dry = olmospec("run", "experiments/mine.ospec", "--dry", cwd=repo)
+    assert "out of date now (dvc status):" in dry.stdout and "would first write" not in dry.stdout
+    assert {k: v for k, v in _snapshot(repo).items() if not k.startswith(".dvc/tmp")} == before
 
     # issue 8 (4b): the nested mix keeps its entry's cap and `a` is one component
     olmospec("run", "experiments/mine.ospec", "--stage", "mix-outer", cwd=repo)
