@@ -100,6 +100,19 @@ def test_run_dry_writes_nothing_and_inits_nothing(tmp_path):
     assert _snapshot(repo) == before and not (repo / ".dvc").exists() and not (repo / "pipelines").exists()
 
 
+def test_two_pipelines_never_define_one_stage(tmp_path):
+    """Compiled before the root pipeline had them, a pipeline defines stages the root now defines too:
+    DVC would refuse the whole repository, so `olmospec run` says which pipeline to recompile."""
+    repo = _repo(tmp_path)
+    olmospec("compile", "experiments/mine.ospec", cwd=repo)  # no root pipeline yet: defines everything
+    r = sh([sys.executable, "-m", "olmospec.cli", "run", "specs/base.ospec", "--stage", "manifest-a"], repo, ok=False)
+    assert r.returncode == 1 and "are defined by dvc.yaml and pipelines/mine/dvc.yaml" in r.stderr, r.stderr
+    assert "olmospec compile experiments/mine.ospec" in r.stderr and not (repo / ".dvc").exists()
+    olmospec("compile", "experiments/mine.ospec", cwd=repo)  # now it reuses the root's stages
+    mine = yaml.safe_load((repo / "pipelines/mine/dvc.yaml").read_text())["stages"]
+    assert not any(n.startswith(("manifest-a-", "tokenizer-")) for n in mine)
+
+
 @pytest.mark.slow
 def test_a_spec_of_your_own_runs_through_olmospec_run_and_plain_dvc_repro(tmp_path):
     repo = _repo(tmp_path)
