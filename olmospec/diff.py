@@ -84,12 +84,12 @@ def _variant_blocks(exp) -> dict[str, ast.Section]:
 
 
 def _describe(sec: ast.Section) -> str:
-    from olmospec.variants import _text
+    from olmospec.variants import value_text
 
     ops = []
     for op in sec.body or ():
         if isinstance(op, ast.Assign):
-            ops.append(f"{op.key} = {_text(op.value)}")
+            ops.append(f"{op.key} = {value_text(op.value)}")
         elif op.kind in ("drop", "replace"):
             ops.append(f"{op.kind} {op.name}")
     return ", ".join(ops)

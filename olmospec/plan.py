@@ -142,15 +142,14 @@ def variant_cost(g: Graph, query: str, price: float | None, base: set[str] | Non
 
 def plan_json(g: Graph, price: float | None = None, variant: str | None = None, gpu: str | None = None) -> dict:
     """The whole plan; with `variant`, only that variant's stages (and its cost beyond the base)."""
-    keep = None
-    if variant:
-        from olmospec.variant_names import select_variants
+    from olmospec.variant_names import select_variants
 
-        keep = {i for v in select_variants(list(g.variants), variant) for i in g.variants[v]}
+    names = select_variants(list(g.variants), variant) if variant else list(g.variants)
+    keep = {i for v in names for i in g.variants[v]} if variant else set(g.nodes)
     gpu = gpu or next((n.gpu for n in g.nodes.values() if n.gpu), None) or "H100"
     peak = arch.GPU_PEAK_BF16_FLOPS.get(gpu)
+    nodes = [n for n in g.ordered() if n.id in keep]
     stages = []
-    nodes = [n for n in g.ordered() if keep is None or n.id in keep]
     for n in nodes:
         per_token = n.flops / n.tokens if n.flops and n.tokens else None
         mfu = n.throughput * per_token / peak if (n.throughput and per_token and peak) else None
@@ -159,15 +158,7 @@ def plan_json(g: Graph, price: float | None = None, variant: str | None = None, 
             "params": n.params, "tokens": n.tokens, "flops": n.flops, "throughput": n.throughput, "mfu": mfu,
             "gpu_hours": n.gpu_hours, "cost_usd": _cost(n, price),
         })
-    out = {"gpu": {"name": gpu, "peak_bf16_flops": peak},
-           "variants": [{"name": v, "stages": ids} for v, ids in g.variants.items() if keep is None or v in
-                        set(_selected(g, variant))],
-           "stages": stages, "total": totals(nodes, price),
-           "groups": [variant_cost(g, q, price) for q in ([variant] if variant else groups(list(g.variants)))]}
-    return out
-
-
-def _selected(g: Graph, variant: str | None) -> list[str]:
-    from olmospec.variant_names import select_variants
-
-    return select_variants(list(g.variants), variant) if variant else list(g.variants)
+    return {"gpu": {"name": gpu, "peak_bf16_flops": peak},
+            "variants": [{"name": v, "stages": g.variants[v]} for v in names],
+            "stages": stages, "total": totals(nodes, price),
+            "groups": [variant_cost(g, q, price) for q in ([variant] if variant else groups(list(g.variants)))]}

@@ -165,7 +165,7 @@ def apply_ablation(items, abl: ast.Section) -> tuple[tuple[ast.Item, ...], tuple
     for op in abl.body or ():
         if isinstance(op, ast.Assign):
             items = apply_set(items, op.path, op.value, op.pos)
-            changes.append(f"{op.key} = {_text(op.value)}")
+            changes.append(f"{op.key} = {value_text(op.value)}")
         elif op.kind == "drop" and op.name and op.body is None:
             items = apply_drop(items, op.name, op.pos)
             changes.append(f"drop {op.name}")
@@ -181,7 +181,7 @@ def apply_ablation(items, abl: ast.Section) -> tuple[tuple[ast.Item, ...], tuple
     return items, tuple(changes)
 
 
-def _text(v: ast.Value) -> str:
+def value_text(v: ast.Value) -> str:
     if isinstance(v, ast.Number):
         return v.text
     if isinstance(v, ast.Name):
@@ -189,7 +189,7 @@ def _text(v: ast.Value) -> str:
     if isinstance(v, ast.String):
         return f'"{v.value}"'
     if isinstance(v, ast.ListV):
-        return "[" + ", ".join(_text(i) for i in v.items) + "]"
+        return "[" + ", ".join(value_text(i) for i in v.items) + "]"
     if isinstance(v, ast.Dotted):
         return v.name
     return "..."
@@ -204,7 +204,7 @@ def sweep_points(sw: ast.Section) -> list[tuple[tuple[ast.Assign, ...], str]]:
         axes.append([ast.Assign(op.path, v, op.pos) for v in op.value.items])
     if not axes:
         raise SpecError(sw.pos, f"sweep '{sw.name}' is empty")
-    return [(combo, ",".join(f"{a.key}={_text(a.value)}" for a in combo)) for combo in itertools.product(*axes)]
+    return [(combo, ",".join(f"{a.key}={value_text(a.value)}" for a in combo)) for combo in itertools.product(*axes)]
 
 
 def _check_seedable(spec: S.Spec, items, diags: Diagnostics) -> None:
@@ -295,7 +295,7 @@ def expand(items: tuple[ast.Item, ...], file: str) -> Experiment:
                     for a in combo:
                         v_items = apply_set(v_items, a.path, a.value, a.pos)
                     raw.append((f"{sec.name}[{label}]", "sweep", v_items,
-                                tuple(f"{a.key} = {_text(a.value)}" for a in combo), sec))
+                                tuple(f"{a.key} = {value_text(a.value)}" for a in combo), sec))
         except SpecError as e:
             diags.add(e.with_message(f"in {sec.kind} '{sec.name}': {e.message}"))
     variants: list[Variant] = []

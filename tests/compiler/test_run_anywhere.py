@@ -100,6 +100,19 @@ def test_run_dry_writes_nothing_and_inits_nothing(tmp_path):
     assert _snapshot(repo) == before and not (repo / ".dvc").exists() and not (repo / "pipelines").exists()
 
 
+def test_two_pipelines_never_define_one_stage(tmp_path):
+    """Compiled before the root pipeline had them, a pipeline defines stages the root now defines too:
+    DVC would refuse the whole repository, so `olmospec run` says which pipeline to recompile."""
+    repo = _repo(tmp_path)
+    olmospec("compile", "experiments/mine.ospec", cwd=repo)  # no root pipeline yet: defines everything
+    r = sh([sys.executable, "-m", "olmospec.cli", "run", "specs/base.ospec", "--stage", "manifest-a"], repo, ok=False)
+    assert r.returncode == 1 and "are defined by dvc.yaml and pipelines/mine/dvc.yaml" in r.stderr, r.stderr
+    assert "olmospec compile experiments/mine.ospec" in r.stderr and not (repo / ".dvc").exists()
+    olmospec("compile", "experiments/mine.ospec", cwd=repo)  # now it reuses the root's stages
+    mine = yaml.safe_load((repo / "pipelines/mine/dvc.yaml").read_text())["stages"]
+    assert not any(n.startswith(("manifest-a-", "tokenizer-")) for n in mine)
+
+
 @pytest.mark.slow
 def test_a_spec_of_your_own_runs_through_olmospec_run_and_plain_dvc_repro(tmp_path):
     repo = _repo(tmp_path)
@@ -130,6 +143,11 @@ def test_a_spec_of_your_own_runs_through_olmospec_run_and_plain_dvc_repro(tmp_pa
     assert lock[manifest_c]["outs"][0]["md5"] != md5
     assert json.loads((repo / "runs" / manifest_c / "manifest.json").read_text())["totals"]["docs"] == 2
     assert "changed" not in sh([DVC, "status", target], repo, env=_plain_env()).stdout
+    # --dry on a current pipeline asks `dvc status` and changes no file of the project
+    before = {k: v for k, v in _snapshot(repo).items() if not k.startswith(".dvc/tmp")}
+    dry = olmospec("run", "experiments/mine.ospec", "--dry", cwd=repo)
+    assert "out of date now (dvc status):" in dry.stdout and "would first write" not in dry.stdout
+    assert {k: v for k, v in _snapshot(repo).items() if not k.startswith(".dvc/tmp")} == before
 
     # issue 8 (4b): the nested mix keeps its entry's cap and `a` is one component
     olmospec("run", "experiments/mine.ospec", "--stage", "mix-outer", cwd=repo)
