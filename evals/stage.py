@@ -56,12 +56,18 @@ def _ruler_tasks(cfg: dict[str, Any], out: Path) -> list[dict[str, Any]]:
     """Generate RULER's samples for every (task, length) and return their task entries."""
     from transformers import AutoTokenizer
 
-    from evals.ruler.tasks import GEN_TOKENS, RulerSizeError, generate
-    from evals.ruler.text import read_haystack
+    from evals.ruler.tasks import GEN_TOKENS, RulerSizeError, essay_tasks, generate
+    from runners.inputs import read_texts
 
     r = cfg["ruler"]
+    need = essay_tasks(r["tasks"])
+    if need and not r.get("haystack"):
+        raise StageFailure(f"RULER tasks {', '.join(need)} need real text: set `haystack = SOURCE` in eval "
+                           f"'{cfg.get('eval')}'")
+    essay = " ".join(read_texts([r["haystack"]])[0]).split() if r.get("haystack") else []
+    if need and not essay:
+        raise StageFailure(f"the RULER haystack of eval '{cfg.get('eval')}' has no text")
     tok = AutoTokenizer.from_pretrained(cfg["model"])
-    essay = read_haystack(r["haystack"])
 
     def count(text: str) -> int:
         return len(tok(text)["input_ids"])

@@ -27,6 +27,11 @@ GEN_TOKENS = {**{k: v.tokens_to_generate for k, v in niah.TASKS.items()}, "vt": 
 METRIC = {name: "string_match_all" for name in TASK_NAMES}  # qa (string_match_part) needs QA data
 
 
+def essay_tasks(names: list[str]) -> list[str]:
+    """The tasks among `names` whose haystack is real prose (they need a haystack source)."""
+    return [n for n in names if n in niah.TASKS and niah.TASKS[n].haystack == "essay"]
+
+
 class RulerSizeError(ValueError):
     """A task that cannot fit a length at all (its template and answer budget alone are too long)."""
 

@@ -1,5 +1,6 @@
-"""What RULER's generators share: random values in NVIDIA's formats, sentence splitting, the haystack
-text, and joining pieces while recording where each one starts.
+"""What RULER's generators share: random values in NVIDIA's formats, sentence splitting, and joining
+pieces while recording where each one starts. The essay haystack is a spec source's text, as words
+(the eval stage reads it with the other stage inputs).
 
 Values follow NVIDIA/RULER `scripts/data/synthetic/niah.py`: numbers have 7 digits, words are
 `adjective-noun` pairs from the wonderwords lists (a PyPI package that ships its word lists), uuids
@@ -13,12 +14,10 @@ plain prose gives the same boundaries for all but abbreviations.
 
 from __future__ import annotations
 
-import json
 import random
 import re
 import uuid
 from functools import lru_cache
-from pathlib import Path
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
@@ -60,29 +59,3 @@ def join_tracked(pieces: list[str], sep: str) -> tuple[str, list[int]]:
         starts.append(pos)
         pos += len(p) + len(sep)
     return sep.join(pieces), starts
-
-
-def read_haystack(path: str | Path) -> list[str]:
-    """The words of a haystack file: JSONL records with a `text` field (or plain text), whitespace
-    runs made single spaces as NVIDIA does with its essays. Bad records name the file and line."""
-    p = Path(path)
-    if not p.is_file():
-        raise ValueError(f"RULER haystack {p} does not exist")
-    raw = p.read_text(encoding="utf-8")
-    if not p.name.endswith(".jsonl"):
-        return raw.split()
-    texts = []
-    for n, line in enumerate(raw.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{p}:{n}: not valid JSON ({e.msg})") from None
-        if not isinstance(rec, dict) or not isinstance(rec.get("text"), str):
-            raise ValueError(f"{p}:{n}: a haystack record needs a string field 'text'")  # noqa: TRY004 - bad data, not a bad call
-        texts.append(rec["text"])
-    words = " ".join(texts).split()
-    if not words:
-        raise ValueError(f"RULER haystack {p} has no text")
-    return words
