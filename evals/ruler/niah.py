@@ -77,6 +77,7 @@ def make(cfg: Niah, seed: str, size: int, essay: list[str]) -> dict:
         sents = split_sentences(" ".join(essay[:size]))
         depths = sorted(rng.sample(DEPTHS, len(needles)))
         cuts = [0] + [int(len(sents) * d / 100) for d in depths] + [len(sents)]
+        units, after = len(sents), cuts[1:-1]
         pieces, needle_at = [], []
         for i in range(1, len(cuts)):
             pieces.append(" ".join(sents[cuts[i - 1] : cuts[i]]))
@@ -92,6 +93,7 @@ def make(cfg: Niah, seed: str, size: int, essay: list[str]) -> dict:
                                    value=random_value(rng, cfg.type_v)) for _ in range(size)]
         slots = sorted(rng.sample(range(size + 1), len(needles)))
         depths = [round(100 * s / max(size, 1)) for s in slots]
+        units, after = size, slots
         pieces, needle_at, k = [], [], 0
         for i in range(size + 1):
             while k < len(needles) and slots[k] == i:
@@ -108,6 +110,8 @@ def make(cfg: Niah, seed: str, size: int, essay: list[str]) -> dict:
     template, type_v = _template(cfg)
     head = template.split("{context}")[0].format(type_needle_v=type_v)
     text = template.format(type_needle_v=type_v, context=context, query=query)
-    positions = [{"needle": pieces[j], "offset": len(head) + starts[j], "depth": d}
-                 for j, d in zip(needle_at, depths, strict=True)]
+    # where each needle went: its character offset in the prompt, its depth (%), and how many haystack
+    # units (sentences of the essay, or lines) come before it
+    positions = [{"needle": pieces[j], "offset": len(head) + starts[j], "depth": d, "after_units": a,
+                  "units": units} for j, d, a in zip(needle_at, depths, after, strict=True)]
     return {"input": text, "outputs": answers, "needles": positions, "haystack_units": size}
