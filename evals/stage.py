@@ -83,7 +83,7 @@ def _ruler_tasks(cfg: dict[str, Any], out: Path) -> list[dict[str, Any]]:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text("".join(json.dumps(s, sort_keys=True) + "\n" for s in samples), encoding="utf-8")
             entries.append({"name": f"ruler_{task}_{length}", "kind": "ruler", "data": str(path),
-                            "max_tokens": GEN_TOKENS[task], "metric": "score", "ruler": (task, length)})
+                            "max_response": GEN_TOKENS[task], "metric": "score", "ruler": (task, length)})
     return entries
 
 
@@ -125,8 +125,14 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
 
         torch.set_num_threads(int(rt["threads"]))
     chat = _chat(cfg["model"])
+    context = _context_length(cfg["model"])
     for t in local:
-        write_task_yaml(task_config(t, t["data"], chat), out / "tasks")
+        task_cfg = task_config(t, t["data"], chat)
+        budget = task_cfg.get("generation_kwargs", {}).get("max_gen_toks", 0)
+        if context is not None and budget >= context:
+            raise StageFailure(f"task {t['name']}: max_response = {budget} tokens leaves no room for the prompt "
+                               f"in the model's context of {context} tokens ({cfg['model']}/config.json)")
+        write_task_yaml(task_cfg, out / "tasks")
     names = [t["name"] for t in local] + registry
     t0 = time.time()
     res = evaluate(cfg["model"], out / "tasks", names, backend=backend, batch_size=int(cfg.get("batch", 8)),
@@ -145,6 +151,13 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     inputs = {f: sha256_file(f) for f in sorted({t["data"] for t in local if not t["data"].startswith(str(out))})}
     inputs |= {str(p): sha256_file(p) for p in sorted(Path(cfg["model"]).glob("*.safetensors"))}
     return {"inputs": inputs}
+
+
+def _context_length(model_dir: str) -> int | None:
+    cfg = Path(model_dir) / "config.json"
+    if not cfg.exists():
+        return None
+    return json.loads(cfg.read_text(encoding="utf-8")).get("max_position_embeddings")
 
 
 def _chat(model_dir: str) -> bool:

@@ -61,8 +61,8 @@ def report_command(args) -> int:
     if not nodes:
         print(f"error: {args.spec} has no report block" + (f" named '{args.name}'" if args.name else ""), file=sys.stderr)
         return 1
-    dvc_file = "dvc.yaml" if compiled.out_dir == "." else f"{compiled.out_dir}/dvc.yaml"
-    changed = dvc_changed(root, dvc_file)
+    dvc_file = _dvc_file(root, compiled.out_dir, nodes[0].id)
+    changed = dvc_changed(root, dvc_file) if dvc_file else None
     stale = stale_ids(compiled.graph, changed) if changed is not None else set()
     formats = [_FORMAT[f] for f in args.format] if args.format else None
     out_dir = Path(args.out) if args.out else root / "reports"
@@ -79,6 +79,15 @@ def report_command(args) -> int:
         if changed is None:
             print("note: staleness not checked (no DVC repository with this pipeline, or dvc status failed)")
     return 0
+
+
+def _dvc_file(root: Path, out_dir: str, stage_id: str) -> str | None:
+    """The dvc.yaml this pipeline was compiled to: its default place, or the root one (`compile --out .`)."""
+    for rel in dict.fromkeys(["dvc.yaml" if out_dir == "." else f"{out_dir}/dvc.yaml", "dvc.yaml"]):
+        p = root / rel
+        if p.exists() and f"\n  {stage_id}:" in p.read_text(encoding="utf-8"):
+            return rel
+    return None
 
 
 def _has_matplotlib() -> bool:

@@ -34,7 +34,7 @@ class Fn:
 
 def _gen_kwargs(task: dict, until: list[str]) -> dict[str, Any]:
     temperature = task.get("temperature") or 0.0
-    out: dict[str, Any] = {"until": until, "max_gen_toks": task.get("max_tokens") or DEFAULT_MAX_TOKENS[task["kind"]],
+    out: dict[str, Any] = {"until": until, "max_gen_toks": task.get("max_response") or DEFAULT_MAX_TOKENS[task["kind"]],
                            "do_sample": temperature > 0, "temperature": temperature}
     if temperature > 0 and task.get("top_p") is not None:
         out["top_p"] = task["top_p"]
@@ -70,7 +70,7 @@ def task_config(task: dict, data: str, chat: bool) -> dict[str, Any]:
                                  "aggregation": Fn("evals.tasks.scoring.instruction_mean"), "higher_is_better": True}]}
     if kind == "ruler":
         return {**cfg, "doc_to_text": "{{question}}",
-                "generation_kwargs": {"until": [], "max_gen_toks": task["max_tokens"], "do_sample": False,
+                "generation_kwargs": {"until": [], "max_gen_toks": task["max_response"], "do_sample": False,
                                       "temperature": 0.0},
                 "process_results": Fn("evals.tasks.scoring.ruler_results"), "metric_list": [_mean("score")]}
     if kind == "code":
