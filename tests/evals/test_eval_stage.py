@@ -99,7 +99,9 @@ SAMPLED = _task("math_t1", "generate", EVALS / "math.jsonl", "exact_match", limi
 @pytest.mark.slow
 def test_direct_lm_eval_gives_the_stage_numbers_batch_size_does_not_change_them_and_the_seed_reaches_sampling(
         tmp_path, chat_model):
-    r8 = _run(_config(tmp_path, chat_model, [*LIMITED, SAMPLED], name="b8", batch=8))
+    humaneval = {"name": "humaneval", "type": "generate", "path": None, "metric": "pass_at_1", "lm_eval": "humaneval",
+                 "dataset": None, "limit": 2, "max_response": 8}
+    r8 = _run(_config(tmp_path, chat_model, [*LIMITED, SAMPLED, humaneval], name="b8", batch=8))
     assert r8.returncode == 0, r8.stderr[-3000:]
     r1 = _run(_config(tmp_path, chat_model, LIMITED, name="b1", batch=1))
     assert r1.returncode == 0, r1.stderr[-3000:]
@@ -110,6 +112,7 @@ def test_direct_lm_eval_gives_the_stage_numbers_batch_size_does_not_change_them_
                 assert m8[task][key] == pytest.approx(value, abs=1e-9), (task, key)
     for task in ("math", "ifeval"):
         assert _samples(tmp_path, "b8", task) == _samples(tmp_path, "b1", task)
+    assert m8["humaneval"]["n"] == 2 and m8["humaneval"]["pass_at_1"] == 0.0  # random weights write no code
     scores8 = json.loads((tmp_path / "b8/scores.json").read_text())
     assert scores8["math"]["ids"][:2] == ["math-0000", "math-0001"] and len(scores8["math"]["exact_match"]) == 16
 
