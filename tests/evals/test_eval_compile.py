@@ -30,17 +30,20 @@ def _graph(spec: Path):
         spec.unlink()
 
 
+CHAT = "eval chat after [sft, dpo, rlvr] { tasks = [math, ifeval]  contamination = check  batch = 32 }"
+
+
 def test_eval_settings_reach_the_stage_config_and_runtime_stays_out_of_the_identity(tmp_path):
     g = _graph(_tiny(tmp_path))
     ruler = next(n for n in g.nodes.values() if n.kind == "eval" and n.config["eval"] == "ruler")
     assert ruler.config["ruler"]["lengths"] == [512, 1024]
     assert ruler.config["ruler"]["samples"] == 8 and "cwe" not in ruler.config["ruler"]["tasks"]
     assert ruler.config["ruler"]["haystack"]["path"] == "specs/data/tiny/ruler/haystack.jsonl"
-    assert ruler.config["batch"] == 8 and ruler.config["model"].endswith("/hf")
+    assert ruler.config["batch"] == 32 and ruler.config["model"].endswith("/hf")
 
     def edit(s: str) -> str:
         s = s.replace("task math { path", "task math { temperature = 0.6  top_p = 95%  max_response = 48 tokens  path")
-        s = s.replace("eval chat after [sft, dpo, rlvr] { tasks = [math, ifeval]  contamination = check }",
+        s = s.replace(CHAT,
                       "eval chat after [sft, dpo, rlvr] {\n  tasks = [math, ifeval]  contamination = check  batch = 4\n"
                       "  runtime { device = cpu  threads = 1 }\n}")
         return s
@@ -53,8 +56,8 @@ def test_eval_settings_reach_the_stage_config_and_runtime_stays_out_of_the_ident
     assert {json.dumps(n.runtime, sort_keys=True) for n in chat} == {'{"backend": "auto", "device": "cpu", "threads": 1}'}
     # the runtime block alone changes no id: only batch and the task settings did
     only_runtime = _graph(_tiny(tmp_path, lambda s: s.replace(
-        "eval chat after [sft, dpo, rlvr] { tasks = [math, ifeval]  contamination = check }",
-        "eval chat after [sft, dpo, rlvr] {\n  tasks = [math, ifeval]  contamination = check\n"
+        CHAT,
+        "eval chat after [sft, dpo, rlvr] {\n  tasks = [math, ifeval]  contamination = check  batch = 32\n"
         "  runtime { device = cpu }\n}")))
     assert set(only_runtime.nodes) == set(g.nodes)
 
