@@ -67,6 +67,11 @@ def _ruler_tasks(cfg: dict[str, Any], out: Path) -> list[dict[str, Any]]:
     essay = " ".join(read_texts([r["haystack"]])[0]).split() if r.get("haystack") else []
     if need and not essay:
         raise StageFailure(f"the RULER haystack of eval '{cfg.get('eval')}' has no text")
+    context = _context_length(cfg["model"])
+    too_long = [n for n in r["lengths"] if context is not None and n > context]
+    if too_long:
+        raise StageFailure(f"RULER length {too_long[0]} exceeds the context of {cfg['model']} ({context} tokens, "
+                           "config.json max_position_embeddings)")
     tok = AutoTokenizer.from_pretrained(cfg["model"])
 
     def count(text: str) -> int:

@@ -139,3 +139,16 @@ def test_direct_lm_eval_gives_the_stage_numbers_batch_size_does_not_change_them_
     other = _samples(tmp_path, "seed1", "math_t1")
     assert sum(x != y for x, y in zip(same_seed, other, strict=True)) >= 6  # nearly every sample differs
     assert _samples(tmp_path, "seed1", "math") == _samples(tmp_path, "b8", "math")  # greedy: seed-free
+
+
+def test_a_ruler_length_beyond_the_models_context_is_a_clear_error(tmp_path):
+    from tiny_export import export_tiny_model
+
+    model = export_tiny_model(tmp_path / "hf", max_positions=256)
+    cfg = _config(tmp_path, model, [], name="ruler")
+    data = json.loads(cfg.read_text())
+    data["ruler"] = {"lengths": [512], "tasks": ["niah_single_1"], "samples": 2, "haystack": None}
+    cfg.write_text(json.dumps(data))
+    r = _run(cfg)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "RULER length 512 exceeds the context of" in r.stderr and "(256 tokens" in r.stderr
