@@ -120,8 +120,11 @@ def _contamination(cfg: dict[str, Any]) -> dict[str, Any]:
 def run(cfg: dict[str, Any]) -> dict[str, Any]:
     started = time.time()
     out = Path(cfg["output"])
+    # a failed run must not leave an earlier run's results looking like its own
     for sub in ("tasks", "ruler", "samples"):
         shutil.rmtree(out / sub, ignore_errors=True)
+    for name in ("metrics.json", "scores.json", "results.json"):
+        (out / name).unlink(missing_ok=True)
     local, registry = plan(cfg, out)
     rt = cfg.get("runtime", {})
     backend = choose_backend(rt.get("backend", "auto"), rt.get("device", "auto"))
