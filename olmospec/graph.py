@@ -45,6 +45,8 @@ class Node:
     flops: float | None = None
     gpu_hours: float | None = None
     price: float | None = None
+    throughput: float | None = None  # tokens/s/GPU the spec declares
+    gpu: str | None = None  # the spec's `runtime { gpu }`
 
     @property
     def out_dir(self) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 from olmospec.graph import Graph, Node, make_node, source_files
 from olmospec.graph_train import dpo_node, rlvr_node, train_node
 from olmospec.ir import spec as S
+from olmospec.mixes import flatten
 from olmospec.variants import Experiment
 
 DOCS = "docs"
@@ -47,7 +48,21 @@ class VariantBuilder:
             parts = [self.docs_input(s) for s in c.sources]
             return ({"kind": "union", "parts": [p[0] for p in parts]}, [u for p in parts for u in p[1]],
                     [d for p in parts for d in p[2]], any(p[3] for p in parts))
-        return {"kind": "docs", "name": name, "path": f"{node.out_dir}/{DOCS}"}, [node], [], False
+        return self.curation_output(name, node), [node], [], False
+
+    def curation_output(self, name: str, node: Node) -> dict:
+        """A curation step's output: its records keep the source's fields (a chat's `messages`), so
+        the text field travels with it when it is not the default `text`."""
+        cfg: dict[str, Any] = {"kind": "docs", "name": name, "path": f"{node.out_dir}/{DOCS}"}
+        text = self.text_field(name)
+        return {**cfg, "text": text} if text != "text" else cfg
+
+    def text_field(self, name: str) -> str:
+        """The text field of a source, or of a curation's (first) source."""
+        if name in self.spec.sources:
+            return self.spec.sources[name].text
+        sources = self.spec.curations[name].sources
+        return self.text_field(sources[0]) if sources else "text"
 
     def project_tokenizer(self) -> str | None:
         return next(iter(self.spec.tokenizers)) if len(self.spec.tokenizers) == 1 else None
@@ -110,6 +125,10 @@ class VariantBuilder:
             cfg: dict[str, Any] = {"step": step.model_dump(mode="json"), "input": prev_cfg}
             ups = list(prev_nodes)
             step_deps = list(deps)
+            if isinstance(step, S.UpsampleStep) and step.words is None and self.project_tokenizer():
+                # documents are weighted (and the target counted) in tokens of the project's tokenizer
+                cfg["tokenizer"], tok_nodes = self.tokenizer(self.project_tokenizer())
+                ups += tok_nodes
             if isinstance(step, S.QualityStep):
                 qm = self.quality_model(step)
                 cfg["classifier"] = f"{qm.out_dir}/model.bin"
@@ -124,7 +143,7 @@ class VariantBuilder:
             node = self.add(make_node("curate", f"{name}-{step.kind}", cfg, ups, inputs=sorted(set(step_deps)),
                                       always_changed=remote and not prev_nodes, outs=[DOCS, "removed.jsonl", "rejects.jsonl"],
                                       metrics=["stats.json"], stage=name))
-            prev_cfg = {"kind": "docs", "name": name, "path": f"{node.out_dir}/{DOCS}"}
+            prev_cfg = self.curation_output(name, node)
             prev_nodes, deps, remote = [node], [], False
         self.memo[key] = node
         return node
@@ -144,20 +163,19 @@ class VariantBuilder:
             return self.memo[key]
         tok_path, tok_nodes = self.tokenizer(tok)
         cfg, ups, deps, remote = self.docs_input(name)
-        node = self.add(make_node("tokenize", f"tokenize-{name}", {"input": cfg, "tokenizer": tok_path},
+        # upsampled copies are written at least `spread` tokens apart: the longest sequence that reads them
+        spread = max((st.seq or 0 for st in self.spec.stages.values() if st.data == name or (
+            st.data in self.spec.mixes and name in {e for e, _, _ in self.flat_entries(st.data)})), default=0)
+        node = self.add(make_node("tokenize", f"tokenize-{name}", {"input": cfg, "tokenizer": tok_path,
+                                                                 "spread": spread},
                                   ups + tok_nodes, inputs=deps, always_changed=remote and not ups,
                                   outs=["shards", "rejects.jsonl"], metrics=["metrics.json"], stage=name))
         self.memo[key] = node
         return node
 
-    def flat_entries(self, mix: str, share: float = 1.0) -> list[tuple[str, float, float | None]]:
-        out = []
-        for e in self.spec.mixes[mix].entries:
-            if e.name in self.spec.mixes:
-                out += self.flat_entries(e.name, share * e.share)
-            else:
-                out.append((e.name, share * e.share, e.max_repeat))
-        return out
+    def flat_entries(self, mix: str) -> list[tuple[str, float, float | None]]:
+        """(component, share, cap) of a mix with nested mixes flattened (olmospec/mixes.py)."""
+        return [(c.name, c.share, c.max_repeat) for c in flatten(mix, self.spec.mixes)]
 
     def mix(self, name: str, tok: str, budget: int | None) -> tuple[Node, list[dict]]:
         key = ("mix", name, tok, budget)

@@ -82,7 +82,7 @@ _STEP_FIELDS: dict[str, dict[str, Any]] = {
     "substring": {"min_bytes": units.positive_int, "keep": units.word("one")},
     "quality": {"positive": units.list_of(units.name), "negative": units.list_of(units.name)},
     "upsample": {"drop_below": units.percent, "max_repeat": units.repeat_factor, "per": units.name,
-                 "tokens": units.tokens, "seed": units.integer},
+                 "tokens": units.tokens, "words": units.count, "seed": units.integer},
     "decontaminate": {"against": units.list_of(units.name), "ngram": units.positive_int,
                       "min_overlap": units.percent},
     "fim": {"rate": units.percent, "spm": units.percent, "seed": units.integer},
@@ -137,6 +137,8 @@ def read_curate(name: str, sec: ast.Section, diags: Diagnostics):
         kw = {f: b.get(f, conv, None) for f, conv in _STEP_FIELDS[kind].items()}
         if kind == "exact":
             kw["normalize"] = True if kw["normalize"] else None
+        if kind == "upsample" and kw["tokens"] is not None and kw["words"] is not None:
+            diags.error(item.pos, "step 'upsample' takes a target in 'tokens' or in 'words', not both")
         if kind == "upsample" and "quality" not in seen:
             diags.error(item.pos, f"step 'upsample' in curation '{name}' needs a 'quality' step before it "
                                   "(it upsamples by the quality score)")
@@ -281,7 +283,7 @@ _RLVR_FIELDS = {"prompts", "rewards", "group", "prompts_per_batch", "clip", "tis
                 "temperature", "max_response", "minibatches"}
 _RUNTIME_FIELDS = {
     "gpus": units.positive_int, "nodes": units.positive_int, "procs_per_node": units.positive_int,
-    "launcher": units.word("local", "torchrun", "slurm", "ray"), "throughput": units.throughput,
+    "launcher": units.word("torchrun", "slurm"), "throughput": units.throughput,
     "price": units.price, "micro_batch": units.positive_int, "compile": units.boolean,
     "activation_checkpointing": units.boolean, "device": units.word("cpu", "cuda", "auto"),
     "threads": units.positive_int, "checkpoint_every": units.positive_int,
@@ -309,8 +311,8 @@ def read_stage(name: str, sec: ast.Section, diags: Diagnostics):
     elif name in S.STAGE_KINDS:
         kind = name
     else:
-        diags.error(sec.atom.pos, f"stage '{name}' needs 'kind = ...' (one of {', '.join(S.STAGE_KINDS)}), "
-                                  "or a name that is a kind")
+        diags.error(sec.atom.pos, f"unknown stage kind '{name}'{did_you_mean(name, set(S.STAGE_KINDS))} (a stage "
+                                  f"is named after its kind, one of {', '.join(S.STAGE_KINDS)}, or sets 'kind = ...')")
         return None
     fields = set(_TRAIN_FIELDS) | (_DPO_FIELDS if kind == "dpo" else set()) | (_RLVR_FIELDS if kind == "rlvr" else set())
     b = Body(f"stage '{name}' ({kind})", sec.body, diags, fields, {"optimizer", "schedule", "yarn", "runtime"})

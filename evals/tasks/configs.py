@@ -20,7 +20,10 @@ from typing import Any
 
 import yaml
 
-LOADER = "evals.tasks.loaders.load"
+# module names as exact strings: the compiler's code-dependency scan (olmospec/codedeps.py) counts them
+LOADERS = "evals.tasks.loaders"
+SCORING = "evals.tasks.scoring"
+LOADER = f"{LOADERS}.load"
 DEFAULT_MAX_TOKENS = {"generate": 64, "ifeval": 128, "code": 384}
 CODE_STOPS = ["\nclass", "\ndef", "\n#", "\nif", "\nprint"]  # HumanEval's stop sequences
 
@@ -60,27 +63,27 @@ def task_config(task: dict, data: str, chat: bool) -> dict[str, Any]:
     if kind == "generate":
         text = "{{question}}" if chat else "{{question}}\nAnswer:"
         return {**cfg, "doc_to_text": text, "generation_kwargs": _gen_kwargs(task, [] if chat else ["\n"]),
-                "process_results": Fn("evals.tasks.scoring.math_results"),
+                "process_results": Fn(f"{SCORING}.math_results"),
                 "metric_list": [_mean("exact_match")]}
     if kind == "ifeval":
         return {**cfg, "doc_to_text": "{{question}}", "generation_kwargs": _gen_kwargs(task, []),
-                "process_results": Fn("evals.tasks.scoring.ifeval_results"),
+                "process_results": Fn(f"{SCORING}.ifeval_results"),
                 "metric_list": [_mean("prompt_level_strict_acc"),
                                 {"metric": "inst_level_strict_acc",
-                                 "aggregation": Fn("evals.tasks.scoring.instruction_mean"), "higher_is_better": True}]}
+                                 "aggregation": Fn(f"{SCORING}.instruction_mean"), "higher_is_better": True}]}
     if kind == "ruler":
         return {**cfg, "doc_to_text": "{{question}}",
                 "generation_kwargs": {"until": [], "max_gen_toks": task["max_response"], "do_sample": False,
                                       "temperature": 0.0},
-                "process_results": Fn("evals.tasks.scoring.ruler_results"), "metric_list": [_mean("score")]}
+                "process_results": Fn(f"{SCORING}.ruler_results"), "metric_list": [_mean("score")]}
     if kind == "code":
         return {**cfg, "doc_to_text": "{{question}}", "generation_kwargs": _gen_kwargs(task, CODE_STOPS),
-                "process_results": Fn("evals.tasks.scoring.code_results"), "metric_list": [_mean("pass_at_1")]}
+                "process_results": Fn(f"{SCORING}.code_results"), "metric_list": [_mean("pass_at_1")]}
     raise ValueError(f"task {task['name']!r}: no local lm-eval task for type {kind!r}")
 
 
 def _mean(metric: str) -> dict[str, Any]:
-    return {"metric": metric, "aggregation": Fn("evals.tasks.scoring.mean"), "higher_is_better": True}
+    return {"metric": metric, "aggregation": Fn(f"{SCORING}.mean"), "higher_is_better": True}
 
 
 class _Dumper(yaml.SafeDumper):

@@ -62,7 +62,7 @@ class MinhashStep(Frozen):
     rows: int | None = None
     threshold: float = 0.8
     verify: Literal["jaccard"] = "jaccard"  # exact Jaccard on the same shingles inside candidate clusters
-    max_cluster: int = 10000
+    max_cluster: int = 500  # clusters up to this size are verified pair by pair (OLMo 3's limit)
 
 
 class SubstringStep(Frozen):
@@ -87,7 +87,8 @@ class UpsampleStep(Frozen):
     drop_below: float = 0.4
     max_repeat: float = 7.0
     per: str = "source"  # a document field (e.g. "topic") or "source"
-    tokens: int | None = None  # target; None keeps the available token count
+    tokens: int | None = None  # target in tokens of the project's tokenizer; None keeps what is available
+    words: int | None = None  # or the target in whitespace words (then documents are weighted by words)
     seed: int = 0
 
 
@@ -150,7 +151,7 @@ class StageRuntime(Frozen):
     gpus: int | None = None
     nodes: int = 1
     procs_per_node: int | None = None
-    launcher: Literal["local", "torchrun", "slurm", "ray"] = "local"
+    launcher: Literal["torchrun", "slurm"] = "torchrun"  # slurm: the stage becomes an sbatch job
     throughput: float | None = None  # tokens/s/GPU, for GPU-hours
     price: float | None = None  # USD per GPU-hour
     micro_batch: int | None = None
@@ -208,7 +209,7 @@ class Stage(Frozen):
     optimizer: OptimizerConfig | None = None
     schedule: ScheduleSpec | None = None
     yarn: YarnConfig | None = None
-    doc_mask: bool = False
+    doc_mask: bool | None = None  # None: on for SFT (packed chats never attend to each other), else off
     seed: int | None = None
     dpo: DpoSettings | None = None
     rlvr: RlvrSettings | None = None

@@ -3,7 +3,9 @@
 A shard is one input file (or one `datasets.save_to_disk` folder). Reading never stops on a bad
 record: invalid UTF-8, invalid JSON, a record that is not an object, a missing or non-string text
 field, a missing, non-string or repeated id all become a `Reject` (file, 1-based line or row, reason)
-and the shard goes on. A truncated .gz/.zst file keeps what could be read and rejects the rest. Writers write to a temporary file in the same folder and rename it, so a
+and the shard goes on. A truncated .gz/.zst file keeps what could be read and rejects the rest. A
+chat record's `messages` list is a valid text field: steps read it through `text_of`, and the record
+is written back unchanged. Writers write to a temporary file in the same folder and rename it, so a
 killed run never leaves a file that looks complete.
 
     docs, rejects = read_shard("web-000.jsonl.zst", text_field="content")
@@ -52,8 +54,11 @@ def doc_suffix(path: str | os.PathLike) -> str:
 
 
 def is_hf_dataset(path: str | os.PathLike) -> bool:
-    """A folder written by `datasets.Dataset.save_to_disk` (it holds `state.json`)."""
-    return Path(path, "state.json").is_file()
+    """A folder written by `datasets.Dataset.save_to_disk`, or a hub dataset's pseudo-shard
+    (`runners.hf_dataset`)."""
+    from runners.hf_dataset import HUB_PREFIX, is_saved_dataset
+
+    return str(path).startswith(HUB_PREFIX) or is_saved_dataset(path)
 
 
 def list_shards(paths: Iterable[str | os.PathLike]) -> list[str]:
@@ -108,6 +113,14 @@ def read_shard(
     return docs, rejects
 
 
+def iter_records(path: str | os.PathLike) -> Iterator[tuple[int, Any]]:
+    """Every record of a shard as stored, with its 1-based line (or row): a dict, or for a record
+    that cannot be read at all, the reason as a string (`invalid_json`, `invalid_utf8`, ...). For
+    readers with their own record schema (chats), which check fields themselves."""
+    for line, record in _records(path):
+        yield line, (record.reason if isinstance(record, _Bad) else record)
+
+
 class _Bad:
     """A record that failed before it became a dict (bad bytes or bad JSON)."""
 
@@ -118,7 +131,7 @@ class _Bad:
 
 
 def _records(path: str | os.PathLike) -> Iterator[tuple[int, Any]]:
-    if Path(path).is_dir():
+    if is_hf_dataset(path) or Path(path).is_dir():
         yield from _hf_records(path)
         return
     suffix = doc_suffix(path)
@@ -202,11 +215,9 @@ def _parquet_records(path: str | os.PathLike) -> Iterator[tuple[int, Any]]:
 
 
 def _hf_records(path: str | os.PathLike) -> Iterator[tuple[int, Any]]:
-    import datasets  # NOTE: imported here: heavy, and only needed for this input kind
+    from runners.hf_dataset import open_dataset  # NOTE: imports datasets: heavy, only for this input kind
 
-    ds = datasets.load_from_disk(str(path))
-    if isinstance(ds, datasets.DatasetDict):
-        raise TypeError(f"{path}: a DatasetDict; pass one split's folder (e.g. {path}/train)")
+    ds = open_dataset(path)
     row = 0
     for batch in ds.iter(batch_size=4096):
         columns = list(batch)
@@ -222,6 +233,13 @@ def chat_text(messages: list[Any]) -> str | None:
     return None
 
 
+def text_of(doc: Doc, text_field: str) -> str:
+    """The text a step reads: the field itself, or a chat record's messages joined (`chat_text`).
+    The record keeps its messages: curation outputs chat records as they came in."""
+    text = doc[text_field]
+    return text if isinstance(text, str) else chat_text(text) or ""
+
+
 def _check(record: Any, file: str, line: int, text_field: str, id_field: str, seen: set[str]) -> Doc | Reject:
     if isinstance(record, _Bad):
         return Reject(file, line, record.reason)
@@ -235,11 +253,11 @@ def _check(record: Any, file: str, line: int, text_field: str, id_field: str, se
     if text_field not in record or record[text_field] is None:
         return Reject(file, line, "missing_text", doc_id)
     text = record[text_field]
-    if isinstance(text, list):  # a chat record's messages: read as their text, role by role
+    if isinstance(text, list):  # a chat record's messages: read as their text (`text_of`), kept as they are
         joined = chat_text(text)
         if joined is None:
             return Reject(file, line, "text_not_string", doc_id)
-        text = record[text_field] = joined
+        text = joined
     if isinstance(text, bytes):
         try:
             text = record[text_field] = text.decode("utf-8")
