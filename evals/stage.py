@@ -153,12 +153,15 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     metrics.update({"stage": cfg.get("stage"), "eval": cfg.get("eval"), "model": cfg["model"],
                     "backend": backend.name, "device": backend.device, "batch": int(cfg.get("batch", 8)),
                     "seed": int(cfg.get("seed", 0)), "chat_template": chat,
-                    "contamination": _contamination(cfg),
-                    "seconds": {"total": round(time.time() - started, 2), "lm_eval": round(eval_seconds, 2)}})
+                    "contamination": _contamination(cfg)})
     write_json(out / "metrics.json", metrics)
     inputs = {f: sha256_file(f) for f in sorted({t["data"] for t in local if not t["data"].startswith(str(out))})}
     inputs |= {str(p): sha256_file(p) for p in sorted(Path(cfg["model"]).glob("*.safetensors"))}
-    return {"inputs": inputs}
+    # timings go to the receipt: metrics.json holds results only, identical across runs
+    items = sum(len(v.get("ids", [])) for v in scores.values())
+    return {"inputs": inputs, "throughput": {"seconds": round(time.time() - started, 2),
+                                             "lm_eval_seconds": round(eval_seconds, 2),
+                                             "items_per_s": round(items / max(eval_seconds, 1e-9), 2)}}
 
 
 def _context_length(model_dir: str) -> int | None:
