@@ -37,7 +37,7 @@ def test_eval_settings_reach_the_stage_config_and_runtime_stays_out_of_the_ident
     g = _graph(_tiny(tmp_path))
     ruler = next(n for n in g.nodes.values() if n.kind == "eval" and n.config["eval"] == "ruler")
     assert ruler.config["ruler"]["lengths"] == [512, 1024]
-    assert ruler.config["ruler"]["samples"] == 8 and "cwe" not in ruler.config["ruler"]["tasks"]
+    assert ruler.config["ruler"]["samples"] == 4 and "cwe" not in ruler.config["ruler"]["tasks"]
     assert ruler.config["ruler"]["haystack"]["path"] == "specs/data/tiny/ruler/haystack.jsonl"
     assert ruler.config["batch"] == 32 and ruler.config["model"].endswith("/hf")
 
