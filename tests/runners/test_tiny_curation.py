@@ -60,8 +60,18 @@ def test_tiny_web_curation_finds_planted_items(tmp_path, monkeypatch):
     real = sum(len(g) - 1 for g in PLANTED["real_exact_duplicate_groups"])
     assert outs["exact"][1]["docs_removed"] == len(planted_exact) + real
     removed_near = _ids(outs["minhash"][0] / "removed.jsonl")
-    for d in PLANTED["near_duplicates"]:
-        assert d["id"] in removed_near | removed_exact or d["original"] in removed_near, d
+    missed = [d for d in PLANTED["near_duplicates"]
+              if not (d["id"] in removed_near | removed_exact or d["original"] in removed_near)]
+    # NOTE: LSH is probabilistic: at 26 x 11 bands a pair at Jaccard 0.85 shares no bucket with
+    # probability ~0.5%. A miss must be exactly that (no shared band), never a verification error.
+    assert len(missed) <= 0.05 * len(PLANTED["near_duplicates"]), missed
+    from runners.curation.minhash import band_keys, shingle_batch, signatures_flat
+
+    mh = outs["minhash"][1]["minhash"]
+    for d in missed:
+        keys = band_keys(signatures_flat(*shingle_batch([source[d["id"]], source[d["original"]]], mh["ngram"]),
+                                         mh["num_perm"], mh["seed"]), mh["bands"], mh["rows"])
+        assert not (keys[0] == keys[1]).any(), d
     sub = outs["substring"][1]
     boiler = set(PLANTED["boilerplate"]["footer_ids"]) | set(PLANTED["boilerplate"].get("header_ids", []))
     assert sub["docs_modified"] >= len(boiler - removed_exact - removed_near) * 0.9
