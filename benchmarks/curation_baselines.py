@@ -91,7 +91,8 @@ def datatrove_run(step: str, out: str, parts: list[str]) -> None:
             ExactFindDedups,
         )
 
-        cfg = ExactDedupConfig()
+        # NOTE: datatrove hashes the content as given: normalize it as ours does (lowercase, whitespace)
+        cfg = ExactDedupConfig(content_getter=lambda doc: " ".join(doc.text.lower().split()).encode())
         stages = [[reader(), ExactDedupSignature(f"{work}/sigs", config=cfg)],
                   [ExactFindDedups(f"{work}/sigs", f"{work}/dups", config=cfg)],
                   [reader(), ExactDedupFilter(f"{work}/dups", config=cfg), JsonlWriter(out, compression="zstd")]]

@@ -84,7 +84,8 @@ def build_corpus(cache: Path, mb: int) -> list[Path]:
     for i, p in enumerate(parts):
         with open(p, "wb") as f, zstandard.ZstdCompressor(level=3).stream_writer(f) as z:
             z.write(b"".join(lines[i * per : (i + 1) * per]))
-    (out / "done").write_text(json.dumps({"bytes": size, "docs": len(lines), "copies": copy + 1}))
+    (out / "done").write_text(json.dumps({"bytes": size, "docs": len(lines),
+                                          "marked_copies": sum(b"#0\"" not in x[:600] for x in lines)}))
     return parts
 
 
@@ -137,7 +138,25 @@ def run_one(kind: str, step: str, parts: list[Path], cache: Path, workers: int =
     probe = [sys.executable, __file__, "--measure", json.dumps(cmd)]
     r = subprocess.run(probe, capture_output=True, text=True, check=False,
                        env={**os.environ, "PYTHONPATH": str(ROOT)})
-    return json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 else {"error": r.stderr[-2000:]}
+    if r.returncode != 0:
+        return {"error": r.stderr[-2000:]}
+    result = json.loads(r.stdout.strip().splitlines()[-1])
+    result["docs_kept"] = _count_docs(out) if "error" not in result else None
+    subprocess.run(["rm", "-rf", str(out), f"{out}.work", f"{out}.dt"], check=False)
+    return result
+
+
+def _count_docs(out: Path) -> int:
+    """Documents in an output: a file, or a folder of parts (ours, datatrove's)."""
+    import zstandard
+
+    files = sorted(p for p in out.rglob("*.jsonl*")) if out.is_dir() else [out]
+    n = 0
+    for f in files:
+        with open(f, "rb") as raw:
+            data = zstandard.ZstdDecompressor().stream_reader(raw).read() if f.suffix == ".zst" else raw.read()
+        n += sum(1 for line in data.splitlines() if line.strip())
+    return n
 
 
 def main() -> None:
@@ -147,6 +166,8 @@ def main() -> None:
     ap.add_argument("--big-mb", type=int, default=1200)
     ap.add_argument("--steps", default="exact,minhash,decontaminate,fim,quality,substring")
     ap.add_argument("--datatrove", help="a Python interpreter with datatrove 0.10 installed")
+    ap.add_argument("--datatrove-steps", default="exact,minhash",
+                    help="which steps to run datatrove for (its MinHash takes ~7 s per MB here)")
     ap.add_argument("--measure", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.measure:  # the measuring process of one run
@@ -163,21 +184,21 @@ def main() -> None:
             results[f"ours {step} w{workers}"] = run_one("ours", step, small, args.cache, workers)
         if step in ("exact", "minhash"):
             results[f"baseline {step}"] = run_one("naive" if step == "exact" else "datasketch", step, small, args.cache)
-            if args.datatrove:
+            if args.datatrove and step in args.datatrove_steps.split(","):
                 results[f"datatrove {step}"] = run_one("datatrove", step, small, args.cache, python=args.datatrove)
     if args.big_mb:
         big = build_corpus(args.cache, args.big_mb)
         big_size = json.loads((big[0].parent / "done").read_text())["bytes"] / 1e6
         for step in [s for s in steps if s in ("exact", "decontaminate", "minhash")]:
             results[f"ours {step} big w1"] = run_one("ours", step, big, args.cache, 1)
-    print(f"\n{'run':32s} {'wall s':>8s} {'MB/s':>8s} {'peak MB':>8s}")
+    print(f"\n{'run':32s} {'wall s':>8s} {'MB/s':>8s} {'peak MB':>8s} {'kept':>8s}")
     for name, r in results.items():
         size_mb = big_size if " big " in name else mb
         if "error" in r:
             print(f"{name:32s} failed: {r['error'][-300:]}")
             continue
         r["mb_per_s"] = size_mb / r["wall_s"]
-        print(f"{name:32s} {r['wall_s']:8.2f} {r['mb_per_s']:8.1f} {r['peak_mb']:8.0f}")
+        print(f"{name:32s} {r['wall_s']:8.2f} {r['mb_per_s']:8.1f} {r['peak_mb']:8.0f} {r['docs_kept']!s:>8s}")
     print()
     for step in steps:
         one, two = results.get(f"ours {step} w1", {}), results.get(f"ours {step} w2", {})

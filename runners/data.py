@@ -34,13 +34,13 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--text-field", default="text")
         p.add_argument("--id-field", default="id")
         p.add_argument("--json", action="store_true", help="print the stats as JSON")
+        p.add_argument("--workers", type=int, help="processes, one task per input file (default: all cores)")
         return p
 
     p = step("exact", "exact dedup on normalized text (128-bit hash)")
     p.add_argument("--keep", choices=("first", "newest"), default="first",
                    help="which copy stays: the first in input order, or the newest by --date-field")
     p.add_argument("--date-field", default="date", help="ISO 8601 date field for --keep newest")
-    p.add_argument("--workers", type=int)
     p = step("minhash", "MinHash LSH near-duplicate removal with exact-Jaccard verification")
     p.add_argument("--threshold", type=float, default=0.8)
     p.add_argument("--ngram", type=int, default=5)
@@ -48,11 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--rows", type=int)
     p.add_argument("--permutations", type=int)
     p.add_argument("--max-cluster", type=int, default=500)
-    p.add_argument("--workers", type=int)
     p = step("substring", "suffix-array removal of repeated byte spans (one copy kept)")
     p.add_argument("--min-bytes", type=int, default=500)
     p.add_argument("--bookend", type=float, help="drop (not trim) documents at least this fraction repeats (0.8)")
-    p.add_argument("--workers", type=int)
     p = step("decontaminate", "remove documents that contain evaluation items (n-gram overlap)")
     p.add_argument("--against", action="append", required=True, help="an evaluation jsonl (repeatable)")
     p.add_argument("--ngram", type=int, default=8)
@@ -89,7 +87,8 @@ def _docwise(args, inputs: list[str], output: str) -> dict[str, Any]:
         params = {"rate": args.rate, "spm_rate": args.spm, "seed": args.seed}
     else:
         return _quality(args, inputs, output)
-    return run_docwise(args.step, inputs, output, params, text_field=args.text_field, id_field=args.id_field)
+    return run_docwise(args.step, inputs, output, params, text_field=args.text_field, id_field=args.id_field,
+                       workers=args.workers)
 
 
 def _quality(args, inputs: list[str], output: str) -> dict[str, Any]:
@@ -110,7 +109,7 @@ def _quality(args, inputs: list[str], output: str) -> dict[str, Any]:
     classifier = {"positive_docs": len(pos), "negative_docs": len(neg), "positive_rejects": len(bad_pos),
                   "negative_rejects": len(bad_neg), "rejects_file": rejects_path, "model": model_path}
     return run_docwise("quality", inputs, output, {"model": model_path}, text_field=args.text_field,
-                       id_field=args.id_field, extra_stats={"classifier": classifier})
+                       id_field=args.id_field, workers=args.workers, extra_stats={"classifier": classifier})
 
 
 def run(args) -> dict[str, Any]:
