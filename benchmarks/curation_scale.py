@@ -128,7 +128,7 @@ def _step_args(step: str, cache: Path) -> list[str]:
 
 def run_one(kind: str, step: str, parts: list[Path], cache: Path, workers: int = 1, python: str | None = None) -> dict:
     """One measured run in its own measuring process, so that peak RSS is this run's alone."""
-    out = cache / "out" / f"{kind}-{step}-{len(parts)}-{workers}"
+    out = cache / "out" / f"{kind}-{step}-{len(parts)}-{workers}{'' if kind in ('ours', 'datatrove') else '.jsonl.zst'}"
     subprocess.run(["rm", "-rf", str(out), f"{out}.work"], check=False)
     out.parent.mkdir(parents=True, exist_ok=True)
     if kind == "ours":

@@ -56,7 +56,7 @@ from runners.curation.io import (
 from runners.curation.parts import PartWriter, concat_files
 
 BATCH_DOCS = 1024  # documents per batch in the per-document steps (bounded memory)
-BATCH_BYTES = 32 << 20
+BATCH_BYTES = 8 << 20
 
 
 @dataclass(frozen=True, slots=True)
