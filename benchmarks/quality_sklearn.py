@@ -58,7 +58,7 @@ def _best(fn, rounds=3):
 
 def ours(train_set, held, scoring):
     (pos, neg), (hp, hn) = train_set, held
-    t_train, model = _best(lambda: train(pos, neg, TrainConfig()))
+    t_train, model = _best(lambda: train(pos, neg, TrainConfig()))  # NOTE: now trained by scikit-learn
     acc = (float((model.score(hp) >= 0.5).sum()) + float((model.score(hn) < 0.5).sum())) / (len(hp) + len(hn))
     t_score, _ = _best(lambda: model.score(scoring))
     return acc, t_train, t_score
