@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -189,9 +188,10 @@ def cmd_report(args) -> int:
 
 
 def cmd_data(args) -> int:
-    """Delegates to the runners package in a subprocess: olmospec never imports runners."""
-    cmd = [sys.executable, "-m", "runners.data", *args.rest]
-    return subprocess.call(cmd)
+    """Delegates to the runners package (olmospec never imports runners): the process becomes
+    `python -m runners.data`, so no second interpreter waits on the first."""
+    os.execv(sys.executable, [sys.executable, "-m", "runners.data", *args.rest])
+    return 0  # pragma: no cover - execv does not return
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -268,7 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["data"]:  # everything after `data`, --help included, belongs to the runner
-        raise SystemExit(subprocess.call([sys.executable, "-m", "runners.data", *argv[1:]]))
+        sys.stdout.flush()
+        os.execv(sys.executable, [sys.executable, "-m", "runners.data", *argv[1:]])
     args = build_parser().parse_args(argv)
     try:
         rc = args.fn(args)

@@ -75,11 +75,11 @@ def read_source(name: str, sec: ast.Section, diags: Diagnostics):
 
 
 _STEP_FIELDS: dict[str, dict[str, Any]] = {
-    "exact": {"normalize": units.word("true")},
+    "exact": {"normalize": units.word("true"), "keep": units.word("first", "newest"), "date": units.string},
     "minhash": {"ngram": units.positive_int, "permutations": units.positive_int, "bands": units.positive_int,
                 "rows": units.positive_int, "threshold": units.unit_fraction,
                 "verify": units.word("jaccard"), "max_cluster": units.positive_int},
-    "substring": {"min_bytes": units.positive_int, "keep": units.word("one")},
+    "substring": {"min_bytes": units.positive_int, "keep": units.word("one"), "bookend": units.percent},
     "quality": {"positive": units.list_of(units.name), "negative": units.list_of(units.name)},
     "upsample": {"drop_below": units.percent, "max_repeat": units.repeat_factor, "per": units.name,
                  "tokens": units.tokens, "words": units.count, "seed": units.integer},

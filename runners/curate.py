@@ -24,8 +24,6 @@ from typing import Any
 from runners.common import write_json
 from runners.stage_main import StageFailure, stage_main
 
-DOCS_FILE = "part-00000.jsonl.zst"
-
 
 def _params(cfg: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     step = dict(cfg["step"])
@@ -56,19 +54,18 @@ def _run_step(cfg: dict[str, Any], out: Path) -> dict[str, Any]:
     if id_field != "id":
         raise StageFailure(f"curation reads documents whose id field is 'id'; source "
                            f"'{cfg['input'].get('name')}' uses '{id_field}'")
-    output = out / "docs" / DOCS_FILE
-    output.parent.mkdir(parents=True, exist_ok=True)
+    output = out / "docs"  # a folder of parts: part-SSSSS-NNN.jsonl.zst (runners/curation/parts.py)
     # Runtime, not identity: where the step runs never changes what it produces.
     common = {"workers": int(os.environ.get("OLMOSPEC_WORKERS", "0")) or None, "work_dir": out / "work",
               "executor": os.environ.get("OLMOSPEC_EXECUTOR") or None, "text_field": text_field}
     shards = shards_of(cfg["input"])
     if kind == "exact":
-        stats = run_exact(shards, output, **common)
+        stats = run_exact(shards, output, keep=p.get("keep", "first"), date_field=p.get("date", "date"), **common)
     elif kind == "minhash":
         stats = run_minhash(shards, output, threshold=p["threshold"], ngram=p["ngram"], bands=p["bands"],
                             rows=p["rows"], permutations=p["permutations"], max_cluster=p["max_cluster"], **common)
     elif kind == "substring":
-        stats = run_substring(shards, output, min_bytes=p["min_bytes"], **common)
+        stats = run_substring(shards, output, min_bytes=p["min_bytes"], bookend=p.get("bookend"), **common)
     elif kind == "upsample":
         if p["tokens"] is not None and not cfg.get("tokenizer"):
             raise StageFailure("upsample 'tokens' are counted with the project's tokenizer, and this stage has none")
@@ -84,13 +81,13 @@ def _run_step(cfg: dict[str, Any], out: Path) -> dict[str, Any]:
             os.replace(src, out / dest)
         else:
             (out / dest).write_text("")
-    Path(sibling(output, "stats")).unlink(missing_ok=True)
+    Path(f"{output}.stats.json").unlink(missing_ok=True)
     return stats
 
 
 def run(cfg: dict[str, Any]) -> dict[str, Any]:
     out = Path(cfg["output"])
-    if (out / "docs").exists():  # a previous, unfinished attempt; dedup resumes from work/
+    if (out / "docs").exists():  # a previous attempt's; the steps resume from work/
         shutil.rmtree(out / "docs")
     kind = cfg["step"]["kind"]
     stats = _run_step(cfg, out)

@@ -1,11 +1,13 @@
 """`olmospec data STEP INPUT... OUTPUT [--option value ...]`: one curation step on your own files,
-without a spec. Kept documents go to OUTPUT (jsonl, every input field kept), removed ones with their
+without a spec. Kept documents go to OUTPUT (a jsonl, .jsonl.gz, .jsonl.zst or parquet file, or a
+folder of parts when OUTPUT has no such suffix; every input field kept), removed ones with their
 reasons to OUTPUT's `.removed.jsonl` sibling, unreadable records to `.rejects.jsonl`, and a stats
-summary is printed (`--json` for JSON). Options mirror the spec's fields:
+summary is printed (`--json` for JSON). Every step streams (memory does not grow with the input)
+and runs one task per input file on `--workers` processes. Options mirror the spec's fields:
 
-    olmospec data exact in.jsonl out.jsonl
+    olmospec data exact in.jsonl out.jsonl [--keep newest --date-field crawl_date]
     olmospec data minhash in/*.jsonl.zst out.jsonl --threshold 0.8 --ngram 5 [--bands 26 --rows 11]
-    olmospec data substring in.jsonl out.jsonl --min-bytes 500
+    olmospec data substring in.jsonl out.jsonl --min-bytes 500 [--bookend 0.8]
     olmospec data decontaminate in.jsonl out.jsonl --against EVAL.jsonl [--against ...] --ngram 8
     olmospec data fim code.parquet out.jsonl --rate 0.5 --spm 0.5
     olmospec data quality in.jsonl out.jsonl --positive good.jsonl --negative bad.jsonl
@@ -32,10 +34,13 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--text-field", default="text")
         p.add_argument("--id-field", default="id")
         p.add_argument("--json", action="store_true", help="print the stats as JSON")
+        p.add_argument("--workers", type=int, help="processes, one task per input file (default: all cores)")
         return p
 
     p = step("exact", "exact dedup on normalized text (128-bit hash)")
-    p.add_argument("--workers", type=int)
+    p.add_argument("--keep", choices=("first", "newest"), default="first",
+                   help="which copy stays: the first in input order, or the newest by --date-field")
+    p.add_argument("--date-field", default="date", help="ISO 8601 date field for --keep newest")
     p = step("minhash", "MinHash LSH near-duplicate removal with exact-Jaccard verification")
     p.add_argument("--threshold", type=float, default=0.8)
     p.add_argument("--ngram", type=int, default=5)
@@ -43,10 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--rows", type=int)
     p.add_argument("--permutations", type=int)
     p.add_argument("--max-cluster", type=int, default=500)
-    p.add_argument("--workers", type=int)
     p = step("substring", "suffix-array removal of repeated byte spans (one copy kept)")
     p.add_argument("--min-bytes", type=int, default=500)
-    p.add_argument("--workers", type=int)
+    p.add_argument("--bookend", type=float, help="drop (not trim) documents at least this fraction repeats (0.8)")
     p = step("decontaminate", "remove documents that contain evaluation items (n-gram overlap)")
     p.add_argument("--against", action="append", required=True, help="an evaluation jsonl (repeatable)")
     p.add_argument("--ngram", type=int, default=8)
@@ -83,7 +87,8 @@ def _docwise(args, inputs: list[str], output: str) -> dict[str, Any]:
         params = {"rate": args.rate, "spm_rate": args.spm, "seed": args.seed}
     else:
         return _quality(args, inputs, output)
-    return run_docwise(args.step, inputs, output, params, text_field=args.text_field, id_field=args.id_field)
+    return run_docwise(args.step, inputs, output, params, text_field=args.text_field, id_field=args.id_field,
+                       workers=args.workers)
 
 
 def _quality(args, inputs: list[str], output: str) -> dict[str, Any]:
@@ -104,7 +109,7 @@ def _quality(args, inputs: list[str], output: str) -> dict[str, Any]:
     classifier = {"positive_docs": len(pos), "negative_docs": len(neg), "positive_rejects": len(bad_pos),
                   "negative_rejects": len(bad_neg), "rejects_file": rejects_path, "model": model_path}
     return run_docwise("quality", inputs, output, {"model": model_path}, text_field=args.text_field,
-                       id_field=args.id_field, extra_stats={"classifier": classifier})
+                       id_field=args.id_field, workers=args.workers, extra_stats={"classifier": classifier})
 
 
 def run(args) -> dict[str, Any]:
@@ -115,7 +120,7 @@ def run(args) -> dict[str, Any]:
     if args.step == "exact":
         from runners.curation.exact import run_exact
 
-        return run_exact(inputs, output, workers=args.workers, **fields)
+        return run_exact(inputs, output, keep=args.keep, date_field=args.date_field, workers=args.workers, **fields)
     if args.step == "minhash":
         from runners.curation.lsh import run_minhash
 
@@ -125,7 +130,8 @@ def run(args) -> dict[str, Any]:
     if args.step == "substring":
         from runners.curation.substring import run_substring
 
-        return run_substring(inputs, output, min_bytes=args.min_bytes, workers=args.workers, **fields)
+        return run_substring(inputs, output, min_bytes=args.min_bytes, bookend=args.bookend, workers=args.workers,
+                             **fields)
     return _docwise(args, inputs, output)
 
 

@@ -109,6 +109,15 @@ def test_eval_identities_absent_from_training_text():
     assert scanned > 30000
 
 
+def test_quality_positives_are_not_web_text():
+    """The classifier scores the web documents: none of its positives may be a web page's text."""
+    web = "\x00".join(" ".join(r["text"].split()) for r in folder("web"))
+    positives = folder("quality_pos")
+    assert len(positives) > 1000
+    assert [r["id"] for r in positives if " ".join(r["text"].split()) in web] == []
+    assert STATS["checks"]["quality_positives_in_web"] == 0
+
+
 def test_math_answers_are_exact():
     for r in records("evals/math.jsonl"):
         assert int(r["answer"]) == (r["a"] + r["b"] if r["op"] == "+" else r["a"] - r["b"]) >= 0

@@ -52,6 +52,8 @@ class Source(Frozen):
 class ExactStep(Frozen):
     kind: Literal["exact"] = "exact"
     normalize: Literal[True] = True  # NFC, lowercase, collapsed whitespace (runners/curation/normalize.py)
+    keep: Literal["first", "newest"] = "first"  # newest: the copy with the greatest `date` (OLMo 3)
+    date: str = "date"  # the document field holding the crawl date (ISO 8601), for keep = newest
 
 
 class MinhashStep(Frozen):
@@ -69,6 +71,7 @@ class SubstringStep(Frozen):
     kind: Literal["substring"] = "substring"
     min_bytes: int = 500
     keep: Literal["one"] = "one"  # the first occurrence in input order stays
+    bookend: float | None = None  # drop (not trim) a document at least this much repeats (OLMo 3: 80%)
 
 
 class QualityStep(Frozen):

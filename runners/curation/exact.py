@@ -7,11 +7,15 @@ xxh3 hash of the normalized UTF-8 bytes: at 10^10 documents the chance of any co
 
 The kept copy is the first occurrence in input order: the smallest (shard, position), shards in
 the order `io.list_shards` gives. That choice depends only on the inputs, never on worker count or
-scheduling, and it lets a user state a priority by ordering inputs (newest crawl first, as OLMo 3
-keeps the newest copy). Removed documents name the kept id in `detail`.
+scheduling. With `keep = newest` (OLMo 3 keeps the newest crawl) the copy with the greatest date
+field is kept instead, ties going to the first. Removed documents name the kept id in `detail`.
+
+Streaming: the map pass keeps 16 bytes (plus the id) per document, never a text; the apply pass
+copies the kept JSON lines through unchanged, as parts.
 
     result = exact_dedup(docs)                                  # one shard, in memory
     stats = run_exact(["a.jsonl", "b.jsonl.zst"], "out.jsonl")  # files, resumable, parallel
+    stats = run_exact(shards, "out/", keep="newest", date_field="crawl_date")
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import os
 import re
 import unicodedata
 from collections.abc import Sequence
-from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +37,14 @@ from runners.curation.executor import Executor, Summary, Task
 from runners.curation.io import atomic_path, text_of
 from runners.curation.normalize import normalize_exact
 from runners.curation.stage import (
+    ShardReader,
     apply_removals,
     apply_task,
+    batches,
     finish,
     prepare,
-    read_task_shard,
+    save_lines,
     save_removals,
-    write_rejects,
 )
 
 REASON = "exact_duplicate"
@@ -49,84 +54,91 @@ REASON = "exact_duplicate"
 # the others are first replaced by a space (rare, so a regex search is cheap).
 _ASCII_SPACE = np.zeros(256, dtype=np.uint8)
 _ASCII_SPACE[[0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0x1F, 0x20]] = 1
-_OTHER_SPACE = re.compile("[\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
+# ... as UTF-8 byte sequences: searching the encoded text is several times faster than a str regex
+_OTHER_SPACE_UTF8 = re.compile(b"|".join(re.escape(chr(c).encode()) for c in (
+    0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F, 0x3000)))
 _BATCH = 2048
 
 
-def text_digests(texts: Sequence[str], *, use_numba: bool = True) -> np.ndarray:
+def text_digests(texts: Sequence[str], *, fast: bool = True) -> np.ndarray:
     """(n, 2) uint64: the 128-bit xxh3 hash of each text's `normalize_exact` UTF-8 bytes.
 
-    With numba the whitespace collapse runs as one compiled loop over a batch of documents (about
-    5x `" ".join(text.lower().split())`, which allocates one object per word); the result is
-    byte-identical to `normalize_exact`, which stays the definition (a test pins it).
+    `fast` collapses whitespace for a whole batch at once in a few vectorized numpy passes (no
+    Python object per word, as `" ".join(text.lower().split())` makes, and no JIT compiler to
+    import); the result is byte-identical to `normalize_exact`, which stays the definition (a test
+    pins it).
     """
-    kernel = _collapse_kernel() if use_numba else None
-    if kernel is None:
+    if not fast:
         raw = b"".join(xxhash.xxh3_128_digest(normalize_exact(t).encode("utf-8")) for t in texts)
         return np.frombuffer(raw, dtype=np.uint64).reshape(len(texts), 2).copy()
     out = np.empty((len(texts), 2), dtype=np.uint64)
     for lo in range(0, len(texts), _BATCH):
         batch = [_lowered(t) for t in texts[lo : lo + _BATCH]]
-        offsets = np.zeros(len(batch) + 1, dtype=np.int64)
-        np.cumsum([len(b) for b in batch], out=offsets[1:])
-        data = np.frombuffer(b"".join(batch), dtype=np.uint8)
-        collapsed = np.empty(len(data), dtype=np.uint8)
-        ends = np.empty(len(batch) + 1, dtype=np.int64)
-        kernel(data, offsets, _ASCII_SPACE, collapsed, ends)
+        collapsed, spans = _collapse(batch)
         view = memoryview(collapsed)
-        raw = b"".join(xxhash.xxh3_128_digest(view[ends[i] : ends[i + 1]]) for i in range(len(batch)))
+        raw = b"".join(xxhash.xxh3_128_digest(view[a:b]) for a, b in spans)
         out[lo : lo + len(batch)] = np.frombuffer(raw, dtype=np.uint64).reshape(len(batch), 2)
     return out
+
+
+def _collapse(batch: list[bytes]) -> tuple[bytes, list[tuple[int, int]]]:
+    """The batch's texts with every whitespace run made one space, concatenated, and the (start,
+    end) of each normalized text in it. A space byte stays when the byte before it (in its text) is
+    not whitespace; a text ending in whitespace then keeps one trailing space, left out of its span.
+    Every array here is one byte per input byte (the batch is a few MB)."""
+    lengths = np.fromiter(map(len, batch), dtype=np.int64, count=len(batch))
+    offsets = np.zeros(len(batch) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    data = np.frombuffer(b"".join(batch), dtype=np.uint8)
+    if not len(data):
+        return b"", [(0, 0)] * len(batch)
+    space = _ASCII_SPACE[data].view(bool)
+    keep = np.empty_like(space)  # NOTE: built as "after a space", then inverted in place
+    keep[0] = True
+    keep[1:] = space[:-1]
+    nonempty = lengths > 0
+    keep[offsets[:-1][nonempty]] = True  # a text's first byte follows "nothing", like a space
+    keep &= space
+    np.logical_not(keep, out=keep)
+    # NOTE: one count_nonzero per text, not add.reduceat (which casts every byte to int64: slow and
+    # eight bytes of memory per input byte)
+    bounds = offsets.tolist()
+    counts = np.fromiter((np.count_nonzero(keep[a:b]) for a, b in pairwise(bounds)), dtype=np.int64,
+                         count=len(batch))
+    trailing = np.zeros(len(batch), dtype=bool)
+    trailing[nonempty] = space[offsets[1:][nonempty] - 1] & (counts[nonempty] > 0)
+    ends = np.cumsum(counts)
+    spans = list(zip((ends - counts).tolist(), (ends - trailing).tolist(), strict=True))
+    out = data[keep]
+    out[space[keep]] = 32
+    return out.tobytes(), spans
 
 
 def _lowered(text: str) -> bytes:
     """NFC + lowercase as UTF-8, with non-ASCII whitespace already turned into spaces."""
     if text.isascii():
         return text.encode("ascii").lower()
-    text = unicodedata.normalize("NFC", text).lower()
-    if _OTHER_SPACE.search(text):
-        text = _OTHER_SPACE.sub(" ", text)
-    return text.encode("utf-8")
+    if not unicodedata.is_normalized("NFC", text):  # NOTE: the check is much cheaper than normalizing
+        text = unicodedata.normalize("NFC", text)
+    raw = text.lower().encode("utf-8")
+    return _OTHER_SPACE_UTF8.sub(b" ", raw) if _OTHER_SPACE_UTF8.search(raw) else raw
 
 
-@lru_cache(maxsize=1)
-def _collapse_kernel() -> Any:
-    try:
-        import numba
-    except ImportError:
-        return None
-
-    @numba.njit(cache=True, nogil=True)
-    def collapse(data, offsets, is_space, out, ends):  # pragma: no cover - compiled
-        # NOTE: branch-free inner loop (whitespace is too frequent to predict): every byte is
-        # written, whitespace as a space, and the write position advances unless the byte is
-        # whitespace right after whitespace (or at the start, where prev_space starts as 1).
-        j = 0
-        for d in range(offsets.shape[0] - 1):
-            ends[d] = j
-            start = j
-            prev_space = 1
-            for i in range(offsets[d], offsets[d + 1]):
-                c = data[i]
-                space = is_space[c]
-                out[j] = c + space * (32 - c)
-                j += 1 - (space & prev_space)
-                prev_space = space
-            if prev_space and j > start:
-                j -= 1  # a trailing space
-        ends[offsets.shape[0] - 1] = j
-
-    return collapse
-
-
-def exact_reduce(digests: Sequence[np.ndarray], ids: Sequence[Sequence[str]]) -> list[dict[int, Removed]]:
-    """Global decision over all shards' digests: per shard, position -> Removed (naming the kept id)."""
+def exact_reduce(digests: Sequence[np.ndarray], ids: Sequence[Sequence[str]],
+                 dates: Sequence[Sequence[str]] | None = None) -> list[dict[int, Removed]]:
+    """Global decision over all shards' digests: per shard, position -> Removed (naming the kept id).
+    The kept copy is the first in input order, or with `dates` the newest (the greatest date
+    string, ties to the first; a document without a date is older than any with one)."""
     sizes = [len(d) for d in digests]
     if sum(sizes) == 0:
         return [{} for _ in sizes]
     both = np.concatenate([d.reshape(-1, 2) for d in digests])
     order_key = np.arange(len(both))  # NOTE: global index == (shard, position) order
-    order = np.lexsort((order_key, both[:, 1], both[:, 0]))
+    if dates is None:
+        order = np.lexsort((order_key, both[:, 1], both[:, 0]))
+    else:
+        _, rank = np.unique(np.array([x for d in dates for x in d], dtype=object).astype(str), return_inverse=True)
+        order = np.lexsort((order_key, -rank, both[:, 1], both[:, 0]))
     sorted_digests = both[order]
     starts = np.ones(len(order), dtype=bool)
     starts[1:] = np.any(sorted_digests[1:] != sorted_digests[:-1], axis=1)
@@ -142,31 +154,50 @@ def exact_reduce(digests: Sequence[np.ndarray], ids: Sequence[Sequence[str]]) ->
     return out
 
 
-def exact_dedup(docs: list[Doc], *, text_field: str = "text", id_field: str = "id") -> StepResult:
-    """Exact dedup of one in-memory shard (the pure form of `run_exact`)."""
+def _date(doc: Doc, field: str | None) -> str:
+    value = doc.get(field) if field else None
+    return value if isinstance(value, str) else ""
+
+
+def exact_dedup(docs: list[Doc], *, text_field: str = "text", id_field: str = "id",
+                date_field: str | None = None) -> StepResult:
+    """Exact dedup of one in-memory shard (the pure form of `run_exact`); `date_field` keeps the newest."""
     texts = [text_of(d, text_field) for d in docs]
     digests = text_digests(texts)
-    removals = exact_reduce([digests], [[d[id_field] for d in docs]])[0]
+    dates = [[_date(d, date_field) for d in docs]] if date_field else None
+    removals = exact_reduce([digests], [[d[id_field] for d in docs]], dates)[0]
     result = apply_removals(docs, removals)
     result.stats["bytes_in"] = sum(len(t.encode("utf-8")) for t in texts)
     return result
 
 
 def _map_task(task: Task) -> Summary:
-    docs, rejects = read_task_shard(task)
-    write_rejects(task, rejects)
+    """Stream the shard in batches: keep only (line, id, digest[, date]) per document."""
+    reader = ShardReader(task)
+    ids: list[str] = []
+    dates: list[str] = []
+    digests = []
+    for batch in batches(reader, task["text_field"], n=_BATCH):
+        digests.append(text_digests([text_of(d, task["text_field"]) for d in batch]))
+        ids.extend(d[task["id_field"]] for d in batch)
+        if task["date_field"]:
+            dates.extend(_date(d, task["date_field"]) for d in batch)
+    save_lines(task, reader.lines, ids)
     base = Path(task["dir"]) / task["name"]
-    with atomic_path(f"{base}.ids.json") as tmp:
-        Path(tmp).write_text(json.dumps([d[task["id_field"]] for d in docs]))
     with atomic_path(f"{base}.digests.npy") as tmp, open(tmp, "wb") as f:
-        np.save(f, text_digests([text_of(d, task["text_field"]) for d in docs]))
-    return {"docs": len(docs), "rejects": len(rejects)}
+        np.save(f, np.concatenate(digests) if digests else np.zeros((0, 2), dtype=np.uint64))
+    if task["date_field"]:
+        with atomic_path(f"{base}.dates.json") as tmp:
+            Path(tmp).write_text(json.dumps(dates))
+    return {"docs": len(ids), "rejects": reader.rejects}
 
 
 def run_exact(
     input_paths: Sequence[str | os.PathLike] | str | os.PathLike,
     output_path: str | os.PathLike,
     *,
+    keep: str = "first",
+    date_field: str = "date",
     text_field: str = "text",
     id_field: str = "id",
     workers: int | None = None,
@@ -174,15 +205,20 @@ def run_exact(
     work_dir: str | os.PathLike | None = None,
     keep_work: bool = False,
 ) -> dict[str, Any]:
-    """`olmospec data exact INPUT... OUTPUT`: exact dedup across all input shards; returns stats."""
-    stage = prepare("exact", input_paths, output_path, {}, text_field=text_field, id_field=id_field,
-                    work_dir=work_dir, executor=executor, workers=workers)
-    mapped = stage.run(_map_task, "map")
+    """`olmospec data exact INPUT... OUTPUT`: exact dedup across all input shards; returns stats.
+    `keep="newest"` keeps the copy with the greatest `date_field` (ISO 8601 strings compare in time order)."""
+    if keep not in ("first", "newest"):
+        raise ValueError(f"keep must be 'first' or 'newest', got {keep!r}")
+    newest = date_field if keep == "newest" else None
+    stage = prepare("exact", input_paths, output_path, {"keep": keep, "date_field": newest}, text_field=text_field,
+                    id_field=id_field, work_dir=work_dir, executor=executor, workers=workers)
+    mapped = stage.run(_map_task, "map", date_field=newest)
     n = len(stage.shards)
     digests = [np.load(stage.path("map", i, "digests.npy")) for i in range(n)]
     ids = [json.loads(Path(stage.path("map", i, "ids.json")).read_text()) for i in range(n)]
-    removals = exact_reduce(digests, ids)
+    dates = [json.loads(Path(stage.path("map", i, "dates.json")).read_text()) for i in range(n)] if newest else None
+    removals = exact_reduce(digests, ids, dates)
     for i in range(n):
         save_removals(stage.path("reduce", i, "json"), removals[i])
-    applied = stage.run(apply_task, "apply", decisions_dir=str(stage.work / "reduce"))
-    return finish(stage, mapped, applied, {}, keep_work=keep_work)
+    applied = stage.run(apply_task, "apply", decisions_dir=str(stage.work / "reduce"), map_dir=str(stage.work / "map"))
+    return finish(stage, mapped, applied, {"exact": {"keep": keep, "date_field": newest}}, keep_work=keep_work)

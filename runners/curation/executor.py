@@ -16,10 +16,8 @@ depend on the executor or the number of workers.
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -44,6 +42,9 @@ class LocalExecutor:
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
         if self.workers == 1 or len(items) <= 1:
             return [fn(item) for item in items]
+        import multiprocessing  # NOTE: here, not at the top: a one-process run starts faster
+        from concurrent.futures import ProcessPoolExecutor
+
         # NOTE: forkserver, not fork: the parent may hold threads (Ray, numba, pyarrow) and a
         # forked copy of a lock held by another thread deadlocks the child.
         ctx = multiprocessing.get_context("forkserver")

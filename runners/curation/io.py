@@ -26,6 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+import xxhash
+
 from runners.curation.base import Doc
 
 DOC_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".parquet")
@@ -72,7 +75,7 @@ def list_shards(paths: Iterable[str | os.PathLike]) -> list[str]:
     for p in paths:
         path = Path(p)
         if path.is_dir() and not is_hf_dataset(path):
-            found = sorted(str(f) for f in path.rglob("*") if f.is_file() and _known(f))
+            found = sorted(str(f) for f in path.rglob("*") if f.is_file() and has_doc_suffix(f))
             if not found:
                 raise ValueError(f"{path}: folder holds no document files ({', '.join(DOC_SUFFIXES)})")
             shards.extend(found)
@@ -85,7 +88,8 @@ def list_shards(paths: Iterable[str | os.PathLike]) -> list[str]:
     return shards
 
 
-def _known(path: Path) -> bool:
+def has_doc_suffix(path: str | os.PathLike) -> bool:
+    """Whether `path` names a document file (one of DOC_SUFFIXES) rather than, say, a folder."""
     try:
         doc_suffix(path)
     except ValueError:
@@ -102,15 +106,52 @@ def read_shard(
     """All readable documents of one shard, and the rejects (with file and 1-based line/row)."""
     docs: list[Doc] = []
     rejects: list[Reject] = []
-    seen: set[str] = set()
+    for _, outcome in iter_shard(path, text_field=text_field, id_field=id_field):
+        (rejects if isinstance(outcome, Reject) else docs).append(outcome)
+    return docs, rejects
+
+
+def iter_shard(
+    path: str | os.PathLike, *, text_field: str = "text", id_field: str = "id"
+) -> Iterator[tuple[int, Doc | Reject]]:
+    """(1-based line or row, document or Reject) for every record of a shard, streamed: memory
+    holds one record at a time plus a 64-bit hash of each id seen (for the repeated-id check)."""
+    seen: set[int] = set()
     name = str(path)
     for line, record in _records(path):
-        outcome = _check(record, name, line, text_field, id_field, seen)
-        if isinstance(outcome, Reject):
-            rejects.append(outcome)
-        else:
-            docs.append(outcome)
-    return docs, rejects
+        yield line, _check(record, name, line, text_field, id_field, seen)
+
+
+def raw_lines(path: str | os.PathLike) -> Iterator[tuple[int, bytes]] | None:
+    """(1-based line, bytes) of every non-blank line of a jsonl shard, without parsing (None for
+    parquet and HF datasets): removal-only steps copy kept records through unchanged."""
+    if Path(path).is_dir() or doc_suffix(path) == ".parquet":
+        return None
+    return _raw_lines(path, doc_suffix(path))
+
+
+def _raw_lines(path: str | os.PathLike, suffix: str) -> Iterator[tuple[int, bytes]]:
+    with _open_read(path, suffix) as f:
+        for line, raw in enumerate(f, start=1):
+            if raw.strip():
+                yield line, raw if raw.endswith(b"\n") else raw + b"\n"
+
+
+def loads(raw: bytes) -> Any:
+    """orjson (fast) for a JSON line, the standard library where orjson is stricter (integers
+    beyond 64 bits, NaN); ValueError if neither reads it."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw.decode("utf-8"))
+
+
+def dumps(record: Any) -> bytes:
+    """One JSON line (UTF-8, newline included); the standard library for what orjson refuses."""
+    try:
+        return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
+    except TypeError:
+        return json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n"
 
 
 def iter_records(path: str | os.PathLike) -> Iterator[tuple[int, Any]]:
@@ -154,7 +195,7 @@ def _records(path: str | os.PathLike) -> Iterator[tuple[int, Any]]:
             if not raw.strip():
                 continue  # NOTE: a blank line (e.g. the trailing newline of a file) is not a record
             try:
-                record = json.loads(raw.decode("utf-8"))
+                record = loads(raw)
             except UnicodeDecodeError:
                 record = _Bad("invalid_utf8")
             except ValueError:
@@ -240,7 +281,7 @@ def text_of(doc: Doc, text_field: str) -> str:
     return text if isinstance(text, str) else chat_text(text) or ""
 
 
-def _check(record: Any, file: str, line: int, text_field: str, id_field: str, seen: set[str]) -> Doc | Reject:
+def _check(record: Any, file: str, line: int, text_field: str, id_field: str, seen: set[int]) -> Doc | Reject:
     if isinstance(record, _Bad):
         return Reject(file, line, record.reason)
     if not isinstance(record, dict):
@@ -269,9 +310,10 @@ def _check(record: Any, file: str, line: int, text_field: str, id_field: str, se
         text.encode("utf-8")
     except UnicodeEncodeError:  # lone surrogates, e.g. a JSON "\ud800" escape
         return Reject(file, line, "invalid_unicode", doc_id)
-    if doc_id in seen:
+    key = xxhash.xxh3_64_intdigest(doc_id.encode("utf-8", "surrogatepass"))
+    if key in seen:
         return Reject(file, line, "duplicate_id", doc_id)
-    seen.add(doc_id)
+    seen.add(key)
     return record
 
 
@@ -314,7 +356,7 @@ def write_jsonl(path: str | os.PathLike, records: Iterable[dict[str, Any]], *, s
     n = 0
     with atomic_path(path) as tmp, open(tmp, "wb") as raw, _compressor(raw, suffix) as f:
         for record in records:
-            f.write(json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n")
+            f.write(dumps(record))
             n += 1
     return n
 
@@ -328,7 +370,7 @@ def _compressor(raw: io.BufferedWriter, suffix: str) -> Iterator[Any]:
     elif suffix == ".jsonl.zst":
         import zstandard
 
-        with zstandard.ZstdCompressor().stream_writer(raw, closefd=False) as f:
+        with zstandard.ZstdCompressor(level=3).stream_writer(raw, closefd=False) as f:
             yield f
     else:
         yield raw
@@ -339,7 +381,7 @@ def iter_jsonl(path: str | os.PathLike) -> Iterator[dict[str, Any]]:
     with _open_read(path, doc_suffix(path)) as f:
         for raw in f:
             if raw.strip():
-                yield json.loads(raw)
+                yield loads(raw)
 
 
 def sibling(output: str | os.PathLike, kind: str) -> str:

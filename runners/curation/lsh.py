@@ -8,13 +8,19 @@
    OLMo 3's limit for exhaustive verification) are checked exhaustively, pairs that did not share
    a bucket included, which recovers pairs LSH missed. A larger cluster raises the alarm (a
    `UserWarning` and `oversized_clusters` in the stats: it is the signature of the marin#6854
-   failure) and only its bucket-sharing pairs are checked, so its cost stays linear.
+   failure) and is re-clustered, as OLMo 3 did, with a stricter MinHash (200 bands x 31 rows,
+   its own permutations, computed from the stored shingles): only pairs sharing one of those
+   buckets are verified, so its cost stays linear and boilerplate links do not chain it together.
 3. Final clusters are the connected components of verified links. The kept copy is the first in
    input order (smallest (shard, position), as in exact dedup); the others are removed with the
    kept id in `detail`. A pair in one cluster may itself be below the threshold when the cluster
    is a chain (A~B, B~C); every link is above it.
 
 Documents without shingles (empty after normalization) are never candidates.
+
+Streaming: the map pass keeps band keys (8 bytes per band per document) and the shingle offsets in
+memory and writes the shingle hashes straight to disk (memory-mapped by the reduce, which touches
+only the candidates'); the apply pass copies the kept JSON lines through unchanged.
 
     result = minhash_dedup(docs, MinHashConfig.make(threshold=0.8))
     stats = run_minhash(["a.jsonl"], "out.jsonl", bands=26, rows=11)
@@ -39,13 +45,14 @@ from runners.curation.executor import Executor, Summary, Task
 from runners.curation.io import atomic_path, text_of
 from runners.curation.minhash import MinHashConfig, band_keys, shingle_batch, signatures_flat
 from runners.curation.stage import (
+    ShardReader,
     apply_removals,
     apply_task,
+    batches,
     finish,
     prepare,
-    read_task_shard,
+    save_lines,
     save_removals,
-    write_rejects,
 )
 from runners.curation.unionfind import UnionFind
 
@@ -65,8 +72,8 @@ class Sketch:
 def sketch(texts: Sequence[str], ids: Sequence[str], cfg: MinHashConfig, batch: int = 1024) -> Sketch:
     keys, flats, offsets = [], [], [np.zeros(1, dtype=np.int64)]
     for lo in range(0, len(texts), batch):
-        flat, off = shingle_batch(texts[lo : lo + batch], cfg.ngram)
-        keys.append(band_keys(signatures_flat(flat, off, cfg.num_perm, cfg.seed), cfg.bands, cfg.rows))
+        k, flat, off = sketch_batch(texts[lo : lo + batch], cfg)
+        keys.append(k)
         offsets.append(off[1:] + offsets[-1][-1])
         flats.append(flat)
     return Sketch(
@@ -75,6 +82,12 @@ def sketch(texts: Sequence[str], ids: Sequence[str], cfg: MinHashConfig, batch: 
         np.concatenate(offsets),
         list(ids),
     )
+
+
+def sketch_batch(texts: Sequence[str], cfg: MinHashConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(band keys, shingle hashes, offsets) of one batch of texts."""
+    flat, off = shingle_batch(texts, cfg.ngram)
+    return band_keys(signatures_flat(flat, off, cfg.num_perm, cfg.seed), cfg.bands, cfg.rows), flat, off
 
 
 def bucket_links(keys: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -91,6 +104,19 @@ def bucket_links(keys: np.ndarray, valid: np.ndarray) -> np.ndarray:
         return np.empty((0, 2), dtype=np.int64)
     pairs = np.sort(np.concatenate(links), axis=1)
     return np.unique(pairs, axis=0) if len(pairs) else pairs.reshape(0, 2)
+
+
+def strict_links(members: np.ndarray, sets: dict[int, set[int]], cfg: MinHashConfig) -> np.ndarray:
+    """Pairs of `members` that share a bucket of the stricter recheck MinHash (OLMo 3's 200 x 31
+    for oversized clusters), computed from their shingle sets with their own permutations."""
+    ids = members.tolist()
+    flats = [np.fromiter(sets[g], dtype=np.uint64, count=len(sets[g])) for g in ids]
+    offsets = np.zeros(len(ids) + 1, dtype=np.int64)
+    np.cumsum([len(f) for f in flats], out=offsets[1:])
+    perms = cfg.recheck_bands * cfg.recheck_rows
+    sigs = signatures_flat(np.concatenate(flats), offsets, perms, cfg.seed + 1)
+    local = bucket_links(band_keys(sigs, cfg.recheck_bands, cfg.recheck_rows), np.ones(len(ids), dtype=bool))
+    return members[local] if len(local) else np.empty((0, 2), dtype=np.int64)
 
 
 def minhash_reduce(
@@ -115,23 +141,24 @@ def minhash_reduce(
     candidates = UnionFind(n)
     candidates.union_pairs(links)
     clusters = candidates.components()
-    link_roots = candidates.roots()[links[:, 0]] if len(links) else np.empty(0, np.int64)
 
     verified = UnionFind(n)
-    compared = linked = oversized = 0
+    compared = linked = oversized = recheck_links = 0
     for members in clusters:
+        sets = {int(g): shingles_of(int(g)) for g in members}
         if len(members) <= cfg.max_cluster:
             pairs = combinations(members.tolist(), 2)
         else:
             oversized += 1
             warnings.warn(
                 f"MinHash: a candidate cluster of {len(members)} documents exceeds max_cluster="
-                f"{cfg.max_cluster}; only its bucket-sharing pairs are verified. A cluster this size "
-                "usually means boilerplate or too loose a band setting.",
+                f"{cfg.max_cluster}; it is re-clustered with a stricter {cfg.recheck_bands} x "
+                f"{cfg.recheck_rows} MinHash and only pairs sharing one of its buckets are verified. A "
+                "cluster this size usually means boilerplate or too loose a band setting.",
                 stacklevel=2,
             )
-            pairs = links[link_roots == candidates.find(int(members[0]))].tolist()
-        sets = {int(g): shingles_of(int(g)) for g in members}
+            pairs = strict_links(members, sets, cfg).tolist()
+            recheck_links += len(pairs)
         for x, y in pairs:
             a, b = sets[x], sets[y]
             if min(len(a), len(b)) < cfg.threshold * max(len(a), len(b)):
@@ -159,6 +186,7 @@ def minhash_reduce(
         "candidate_clusters": len(clusters),
         "largest_candidate_cluster": max((len(c) for c in clusters), default=0),
         "oversized_clusters": oversized,
+        "recheck_links": recheck_links,
         "pairs_compared": compared,
         "pairs_linked": linked,
         "candidate_precision": linked / compared if compared else None,
@@ -181,24 +209,37 @@ def minhash_dedup(
 
 
 def _map_task(task: Task) -> Summary:
+    """Stream the shard in batches; write band keys, shingle hashes and offsets as they come (the
+    shingles go straight to disk: only their offsets and the band keys stay in memory)."""
     cfg = MinHashConfig(**task["cfg"])
-    docs, rejects = read_task_shard(task)
-    write_rejects(task, rejects)
-    sk = sketch([text_of(d, task["text_field"]) for d in docs], [d[task["id_field"]] for d in docs], cfg)
+    reader = ShardReader(task)
     base = Path(task["dir"]) / task["name"]
-    for what, array in (("keys", sk.keys), ("shingles", sk.shingles), ("offsets", sk.offsets)):
+    keys, counts, ids = [], [], []
+    with atomic_path(f"{base}.shingles.bin") as tmp, open(tmp, "wb") as f:
+        for batch in batches(reader, task["text_field"]):
+            k, flat, off = sketch_batch([text_of(d, task["text_field"]) for d in batch], cfg)
+            keys.append(k)
+            counts.append(np.diff(off))
+            f.write(flat.astype("<u8").tobytes())
+            ids.extend(d[task["id_field"]] for d in batch)
+    offsets = np.zeros(len(ids) + 1, dtype=np.int64)
+    if counts:
+        np.cumsum(np.concatenate(counts), out=offsets[1:])
+    for what, array in (("keys", np.concatenate(keys) if keys else np.empty((0, cfg.bands), np.uint64)),
+                        ("offsets", offsets)):
         with atomic_path(f"{base}.{what}.npy") as tmp, open(tmp, "wb") as f:
             np.save(f, array)
-    with atomic_path(f"{base}.ids.json") as tmp:
-        Path(tmp).write_text(json.dumps(sk.ids))
-    return {"docs": len(docs), "rejects": len(rejects)}
+    save_lines(task, reader.lines, ids)
+    return {"docs": len(ids), "rejects": reader.rejects}
 
 
 def _load_sketch(stage_path: Any, i: int) -> Sketch:
     # NOTE: shingles are memory-mapped: the reduce touches only the candidates' shingles
+    path = stage_path("map", i, "shingles.bin")
+    shingles = np.memmap(path, dtype="<u8", mode="r") if os.path.getsize(path) else np.zeros(0, np.uint64)
     return Sketch(
         np.load(stage_path("map", i, "keys.npy")),
-        np.load(stage_path("map", i, "shingles.npy"), mmap_mode="r"),
+        shingles,
         np.load(stage_path("map", i, "offsets.npy")),
         json.loads(Path(stage_path("map", i, "ids.json")).read_text()),
     )
@@ -241,5 +282,5 @@ def run_minhash(
     removals, stats = minhash_reduce(sketches, cfg)
     for i, r in enumerate(removals):
         save_removals(stage.path("reduce", i, "json"), r)
-    applied = stage.run(apply_task, "apply", decisions_dir=str(stage.work / "reduce"))
+    applied = stage.run(apply_task, "apply", decisions_dir=str(stage.work / "reduce"), map_dir=str(stage.work / "map"))
     return finish(stage, mapped, applied, stats, keep_work=keep_work)

@@ -42,6 +42,7 @@ MERSENNE = np.uint64((1 << 61) - 1)
 EMPTY = np.uint64(0xFFFFFFFFFFFFFFFF)  # the signature value of a document without shingles
 OLMO3_BANDS, OLMO3_ROWS = 26, 11
 _C = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit constant (golden ratio) for order-aware combining
+_NUMBA_MIN_WORK = 2_000_000  # shingles x permutations below which numpy is faster than importing numba
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,8 @@ class MinHashConfig:
     rows: int = OLMO3_ROWS
     seed: int = 1
     max_cluster: int = 500
+    recheck_bands: int = 200  # the stricter MinHash for clusters over max_cluster (OLMo 3: 200 x 31)
+    recheck_rows: int = 31
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold <= 1.0:
@@ -196,7 +199,9 @@ def signatures_flat(
     """Signatures of `shingle_batch` output; a document without shingles gets all EMPTY."""
     a, b = permutations(num_perm, seed)
     out = np.empty((len(offsets) - 1, num_perm), dtype=np.uint64)
-    kernel = _numba_kernel() if use_numba else None
+    # NOTE: numba costs ~0.5 s to import: small batches (a one-line file) take the numpy kernel
+    big = len(flat) * num_perm >= _NUMBA_MIN_WORK
+    kernel = _numba_kernel() if use_numba and big else None
     if kernel is not None:
         kernel(flat, offsets, a, b, out)
     else:

@@ -9,14 +9,13 @@ Why not fastText itself: the only NumPy-2-compatible build, `fasttext-numpy2` 0.
 nondeterministic here. Training the same file with the same arguments in one process
 (`thread=1`, with or without `seed`, default lr and dim, trivially separable data) alternates between
 a model and `RuntimeError: Encountered NaN`; the pattern depends on what the process did before.
-So this module implements the same model family with numpy: a supervised fastText with `wordNgrams=2`
-is a linear classifier over hashed unigram and bigram features, which is what this is, without the
-low-rank embedding (dim) and trained by Adam on the logistic loss.
+So this module implements the same model family: a supervised fastText with `wordNgrams=2` is a
+linear classifier over hashed unigram and bigram features, which is what this is, without the
+low-rank embedding (dim), trained on the logistic loss by scikit-learn's SGDClassifier.
 
 Features: lowercased text in which ASCII punctuation marks are tokens of their own (boilerplate is
 full of `|` and `>`), hashed unigrams and bigrams (`texthash`), length-normalized. Training is
-deterministic: minibatch order comes from a seeded generator and every step is a single-threaded
-numpy reduction, so the same inputs give byte-identical weights. Scores are P(positive), written to
+deterministic (SGD with a fixed `random_state`), so the same inputs give byte-identical weights. Scores are P(positive), written to
 each document as a field (default `quality`).
 """
 
@@ -42,14 +41,16 @@ _MAGIC = b"OLMOSPEC-QUALITY-1\n"
 _PUNCT = string.punctuation.encode()
 
 
-@lru_cache(maxsize=1)
-def _space_table() -> dict[int, int]:
-    return {cp: 0x20 for cp in range(0x110000) if chr(cp).isspace() and cp != 0x20}
+@lru_cache(maxsize=2)
+def _space_table(limit: int = 0x110000) -> dict[int, int]:
+    return {cp: 0x20 for cp in range(limit) if chr(cp).isspace() and cp != 0x20}
 
 
 def prepare(text: str, max_chars: int = 20_000) -> str:
-    """Lowercased, every whitespace character a space; punctuation is split off when hashing."""
-    return text[:max_chars].lower().translate(_space_table())
+    """Lowercased, every whitespace character a space; punctuation is split off when hashing.
+    (ASCII text takes a 128-entry table: the full one costs ~0.2 s to build.)"""
+    text = text[:max_chars]
+    return text.lower().translate(_space_table(128 if text.isascii() else 0x110000))
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,10 +58,8 @@ class TrainConfig:
     """Classifier settings; `ngrams=2` matches the DCLM / OLMo fastText bigram classifier."""
 
     seed: int = 0
-    epochs: int = 10
-    lr: float = 0.05
-    l2: float = 1e-6
-    batch_size: int = 128
+    epochs: int = 20  # passes of stochastic gradient descent
+    alpha: float = 1e-5  # L2 penalty
     buckets_log2: int = 20  # 2**20 float32 weights = 4 MB
     ngrams: int = 2
     max_chars: int = 20_000
@@ -140,64 +139,25 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 
 def train(positives: Iterable[str], negatives: Iterable[str], config: TrainConfig = TrainConfig()
           ) -> QualityModel:
-    """Fit the classifier by minibatch Adam on the logistic loss (plus a small L2 penalty)."""
+    """Fit the classifier on our hashed features with scikit-learn's `SGDClassifier(loss="log_loss")`
+    (deterministic with `random_state`). Measured side by side with our former numpy/Adam trainer on
+    the tiny spec's quality data (benchmarks/quality_sklearn.py): held-out accuracy 0.949 vs 0.910,
+    training ~10x faster; scoring is ours either way (the hashed features and one dot product)."""
+    import scipy.sparse
+    from sklearn.linear_model import SGDClassifier
+
     texts = list(positives)
     n_pos = len(texts)
     texts += list(negatives)
     if n_pos == 0 or n_pos == len(texts):
         raise ValueError("quality training needs both positive and negative documents")
-    labels = np.zeros(len(texts))
-    labels[:n_pos] = 1.0
-    feats = _Csr.of(featurize(texts, config.buckets_log2, config.ngrams, config.max_chars))
-    dim = 1 << config.buckets_log2
-    w, b = np.zeros(dim), 0.0
-    m, v, mb, vb = np.zeros(dim), np.zeros(dim), 0.0, 0.0
-    beta1, beta2, eps, step = 0.9, 0.999, 1e-8, 0
-    rng = np.random.default_rng(config.seed)
-    for _ in range(config.epochs):
-        order = rng.permutation(len(texts))
-        for start in range(0, len(order), config.batch_size):
-            batch = feats.take(order[start : start + config.batch_size])
-            y = labels[order[start : start + config.batch_size]]
-            logits = np.bincount(batch.rows, weights=w[batch.cols] * batch.vals, minlength=len(y)) + b
-            err = (_sigmoid(logits) - y) / len(y)
-            grad = np.bincount(batch.cols, weights=batch.vals * err[batch.rows], minlength=dim)
-            grad += config.l2 * w
-            grad_b = float(err.sum())
-            step += 1
-            m = beta1 * m + (1 - beta1) * grad
-            v = beta2 * v + (1 - beta2) * grad * grad
-            mb = beta1 * mb + (1 - beta1) * grad_b
-            vb = beta2 * vb + (1 - beta2) * grad_b * grad_b
-            scale = config.lr * np.sqrt(1 - beta2**step) / (1 - beta1**step)
-            w -= scale * m / (np.sqrt(v) + eps)
-            b -= scale * mb / (np.sqrt(vb) + eps)
-    return QualityModel(w, b, config)
-
-
-@dataclass(frozen=True, slots=True)
-class _Csr:
-    """Features grouped by row (for drawing minibatches): row r is entries ptr[r]:ptr[r+1]."""
-
-    ptr: np.ndarray
-    cols: np.ndarray
-    vals: np.ndarray
-
-    @classmethod
-    def of(cls, feats: Features) -> _Csr:
-        order = np.argsort(feats.rows, kind="stable")
-        ptr = np.zeros(feats.n_rows + 1, dtype=np.int64)
-        np.cumsum(np.bincount(feats.rows, minlength=feats.n_rows), out=ptr[1:])
-        return cls(ptr, feats.cols[order], feats.vals[order])
-
-    def take(self, idx: np.ndarray) -> Features:
-        """Rows `idx`, renumbered 0..len(idx)-1 in that order."""
-        lengths = self.ptr[idx + 1] - self.ptr[idx]
-        starts = np.zeros(len(idx) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=starts[1:])
-        entry = np.repeat(self.ptr[idx] - starts[:-1], lengths) + np.arange(starts[-1])
-        rows = np.repeat(np.arange(len(idx)), lengths)
-        return Features(len(idx), rows, self.cols[entry], self.vals[entry])
+    labels = np.zeros(len(texts), dtype=np.int64)
+    labels[:n_pos] = 1
+    feats = featurize(texts, config.buckets_log2, config.ngrams, config.max_chars)
+    x = scipy.sparse.csr_matrix((feats.vals, (feats.rows, feats.cols)), shape=(feats.n_rows, 1 << config.buckets_log2))
+    clf = SGDClassifier(loss="log_loss", alpha=config.alpha, max_iter=config.epochs, tol=None,
+                        random_state=config.seed).fit(x, labels)
+    return QualityModel(clf.coef_[0], float(clf.intercept_[0]), config)
 
 
 def _batches(docs: Iterable[Doc], size: int) -> Iterator[list[Doc]]:

@@ -25,7 +25,7 @@ import numpy as np
 from runners.curation.base import Doc, Removed, StepResult
 from runners.curation.executor import Executor, Summary, Task
 from runners.curation.io import atomic_path, iter_jsonl, text_of
-from runners.curation.stage import finish, prepare, read_task_shard, write_rejects, write_result
+from runners.curation.stage import ShardReader, ShardWriter, batches, finish, prepare
 
 
 @functools.lru_cache(maxsize=4)
@@ -60,33 +60,45 @@ def _apply_docwise(docs: list[Doc], step: str, p: dict[str, Any], text_field: st
 
 
 def _docwise_task(task: Task) -> Summary:
-    docs, rejects = read_task_shard(task)
-    write_rejects({**task, "dir": task["map_dir"]}, rejects)
-    result = _apply_docwise(docs, task["step"], task["params"], task["text_field"])
-    summary = write_result(task, result)
-    summary["step_stats"] = json.loads(json.dumps(result.stats, default=str))
-    return summary
+    """One pass over the shard, in batches: decide, write kept parts and removed ones as it goes."""
+    reader = ShardReader(task)
+    shard_stats: dict[str, Any] = {}
+    with ShardWriter(task) as out:
+        for batch in batches(reader, task["text_field"]):
+            result = _apply_docwise(batch, task["step"], task["params"], task["text_field"])
+            out.add(result)
+            shard_stats = _combine(task["step"], shard_stats, result.stats)
+    return out.summary(step_stats=json.loads(json.dumps(shard_stats, default=str)))
+
+
+def _combine(step: str, a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Two batches' (or shards') raw step statistics as one, in the same shape."""
+    if not a:
+        return b
+    if not b:
+        return a
+    if step == "decontaminate":
+        report = {bench: {**r, "documents_removed": r["documents_removed"] + b["report"][bench]["documents_removed"]}
+                  for bench, r in a["report"].items()}
+        found = {k: sorted(set(a["found_items"].get(k, [])) | set(b["found_items"].get(k, [])))
+                 for k in set(a["found_items"]) | set(b["found_items"])}
+        return {"report": report, "found_items": found}
+    if step == "fim":
+        return {k: v + b.get(k, 0) if isinstance(v, int) else v for k, v in a.items()}
+    return {}
 
 
 def _merge_stats(step: str, shard_stats: list[dict[str, Any]]) -> dict[str, Any]:
-    if step == "decontaminate":
-        report: dict[str, dict[str, Any]] = {}
-        for s in shard_stats:
-            for bench, r in s.get("report", {}).items():
-                agg = report.setdefault(bench, {"items": r["items"], "items_too_short": r["items_too_short"],
-                                                "found": set(), "documents_removed": 0})
-                agg["found"] |= set(s.get("found_items", {}).get(bench, []))
-                agg["documents_removed"] += r["documents_removed"]
+    merged: dict[str, Any] = {}
+    for st in shard_stats:
+        merged = _combine(step, merged, st)
+    if step == "decontaminate" and merged:
         return {"report": {b: {"items": r["items"], "items_too_short": r["items_too_short"],
-                               "items_found": len(r["found"]), "documents_removed": r["documents_removed"]}
-                           for b, r in sorted(report.items())}}
+                               "items_found": len(merged["found_items"].get(b, [])),
+                               "documents_removed": r["documents_removed"]}
+                           for b, r in sorted(merged["report"].items())}}
     if step == "fim":
-        counts: dict[str, int] = defaultdict(int)
-        for s in shard_stats:
-            for k, v in s.get("counts", s).items():
-                if isinstance(v, int):
-                    counts[k] += v
-        return {"fim": dict(sorted(counts.items()))}
+        return {"fim": {k: v for k, v in sorted(merged.items()) if isinstance(v, int)}}
     return {}
 
 
@@ -100,8 +112,7 @@ def run_docwise(step: str, input_paths: Sequence[str | os.PathLike] | str | os.P
     `extra_stats` are added to the stats (e.g. what the classifier was trained on)."""
     stage = prepare(step, input_paths, output_path, params, text_field=text_field, id_field=id_field,
                     work_dir=work_dir, executor=executor, workers=workers)
-    (stage.work / "map").mkdir(parents=True, exist_ok=True)
-    applied = stage.run(_docwise_task, "apply", step=step, params=params, map_dir=str(stage.work / "map"))
+    applied = stage.run(_docwise_task, "apply", step=step, params=params)
     step_stats = {**_merge_stats(step, [s.get("step_stats", {}) for s in applied]), **(extra_stats or {})}
     return finish(stage, [], applied, step_stats, keep_work=keep_work)
 
@@ -125,34 +136,33 @@ def _sizes(docs: list[Doc], text_field: str, tokenizer: str | None) -> list[int]
 
 
 def _upsample_map(task: Task) -> Summary:
-    docs, rejects = read_task_shard(task)
-    write_rejects(task, rejects)
-    missing = [d["id"] for d in docs if task["score_field"] not in d]
-    if missing:
-        raise ValueError(f"{task['path']}: document {missing[0]!r} has no '{task['score_field']}' score "
-                         "(run the quality step before upsampling)")
+    reader = ShardReader(task)
     group = task["group_field"]
-    sizes = _sizes(docs, task["text_field"], task["tokenizer"])
-    rows = [[str(d[task["id_field"]]), float(d[task["score_field"]]), n,
-             "" if group is None else str(d.get(group, ""))] for d, n in zip(docs, sizes, strict=True)]
+    rows = []
+    for batch in batches(reader, task["text_field"]):
+        missing = [d[task["id_field"]] for d in batch if task["score_field"] not in d]
+        if missing:
+            raise ValueError(f"{task['path']}: document {missing[0]!r} has no '{task['score_field']}' score "
+                             "(run the quality step before upsampling)")
+        sizes = _sizes(batch, task["text_field"], task["tokenizer"])
+        rows += [[str(d[task["id_field"]]), float(d[task["score_field"]]), n,
+                  "" if group is None else str(d.get(group, ""))] for d, n in zip(batch, sizes, strict=True)]
     with atomic_path(Path(task["dir"]) / f"{task['name']}.rows.json") as tmp:
         Path(tmp).write_text(json.dumps(rows))
-    return {"docs": len(docs), "rejects": len(rejects)}
+    return {"docs": len(rows), "rejects": reader.rejects}
 
 
 def _upsample_apply(task: Task) -> Summary:
-    docs, _ = read_task_shard(task)
     decisions = json.loads((Path(task["decisions_dir"]) / f"{task['name']}.json").read_text())
-    result = StepResult()
-    for doc, (repeat, below, rate, group) in zip(docs, decisions, strict=True):
-        if below:
-            result.removed.append(Removed(str(doc[task["id_field"]]), "below_quality_threshold", f"group={group}"))
-        elif repeat == 0:
-            result.removed.append(Removed(str(doc[task["id_field"]]), "rounded_to_zero",
-                                          f"group={group} rate={rate:.3g}"))
-        else:
-            result.kept.append({**doc, "repeat": int(repeat)})
-    return write_result(task, result)
+    with ShardWriter(task) as out:
+        for doc, (repeat, below, rate, group) in zip(ShardReader(task, keep_rejects=False), decisions, strict=True):
+            if below:
+                out.remove(Removed(str(doc[task["id_field"]]), "below_quality_threshold", f"group={group}"))
+            elif repeat == 0:
+                out.remove(Removed(str(doc[task["id_field"]]), "rounded_to_zero", f"group={group} rate={rate:.3g}"))
+            else:
+                out.keep({**doc, "repeat": int(repeat)})
+    return out.summary()
 
 
 def run_upsample(input_paths: Sequence[str | os.PathLike] | str | os.PathLike, output_path: str | os.PathLike, *,

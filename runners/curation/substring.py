@@ -16,7 +16,9 @@ smallest position in its group. All of that is vectorized numpy, O(total bytes).
 Cuts are snapped to characters: a character is removed only if all of its bytes are, so the output
 is always valid UTF-8 (at most 3 bytes of a repeat survive at each cut). A repeat run never spans
 two documents, because runs are unions of windows and windows stay inside one document. A document that was cut
-and has fewer than `min_chars` characters left (after stripping whitespace) is removed.
+and has fewer than `min_chars` characters left (after stripping whitespace) is removed. With
+`bookend` (OLMo 3's rule, 80%), a document whose repeats cover at least that fraction of its bytes
+is removed whole (reason `substring_duplicate_covered`) rather than trimmed to fragments.
 
 Memory: the pass is global (that is what catches repeats across shards): about 1 (text) + 1 (the
 driver's copy) + 4 (suffix array) + 4 (LCP) + 2 (flags) bytes per input byte while the text is under
@@ -42,10 +44,11 @@ import numpy as np
 from runners.curation.base import Doc, Removed, StepResult
 from runners.curation.executor import Executor, Summary, Task
 from runners.curation.io import atomic_path, text_of
-from runners.curation.stage import finish, prepare, read_task_shard, write_rejects, write_result
+from runners.curation.stage import ShardReader, ShardWriter, batches, finish, prepare
 
 SEP = 0xFF
 REASON = "substring_duplicate_empty"
+COVERED = "substring_duplicate_covered"  # the bookend rule: mostly repeats, dropped whole
 
 
 def concat(texts: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
@@ -142,9 +145,12 @@ def cut_ranges(texts: Sequence[bytes], min_bytes: int) -> list[list[tuple[int, i
 
 
 def apply_cuts(
-    docs: list[Doc], cuts: list[list[tuple[int, int]]], *, text_field: str, id_field: str, min_chars: int
+    docs: list[Doc], cuts: list[list[tuple[int, int]]], *, text_field: str, id_field: str, min_chars: int,
+    bookend: float | None = None,
 ) -> StepResult:
-    """Rewrite cut documents; remove those left (near) empty; count documents and bytes."""
+    """Rewrite cut documents; remove those left (near) empty, and with `bookend` (OLMo 3's rule,
+    0.8) those whose repeats cover at least that fraction of their bytes, whole instead of trimmed;
+    count documents and bytes."""
     result = StepResult()
     modified = bytes_in = bytes_removed = 0
     for doc, ranges in zip(docs, cuts, strict=True):
@@ -165,6 +171,10 @@ def apply_cuts(
         pieces.append(raw[pos:])
         text = b"".join(pieces).decode("utf-8")  # NOTE: strict: snapping guarantees valid UTF-8
         cut = len(raw) - sum(len(p) for p in pieces)
+        if bookend is not None and cut >= bookend * len(raw):
+            bytes_removed += len(raw)
+            result.removed.append(Removed(doc[id_field], COVERED, f"{cut} of {len(raw)} bytes were repeats"))
+            continue
         bytes_removed += cut
         if len(text.strip()) < min_chars:
             result.removed.append(Removed(doc[id_field], REASON, f"{cut} of {len(raw)} bytes were repeats"))
@@ -187,34 +197,44 @@ def substring_dedup(
     *,
     min_bytes: int = 500,
     min_chars: int = 50,
+    bookend: float | None = None,
     text_field: str = "text",
     id_field: str = "id",
 ) -> StepResult:
     """Substring dedup of one in-memory shard (the pure form of `run_substring`)."""
     cuts = cut_ranges([text_of(d, text_field).encode("utf-8") for d in docs], min_bytes)
-    return apply_cuts(docs, cuts, text_field=text_field, id_field=id_field, min_chars=min_chars)
+    return apply_cuts(docs, cuts, text_field=text_field, id_field=id_field, min_chars=min_chars, bookend=bookend)
 
 
 def _map_task(task: Task) -> Summary:
-    docs, rejects = read_task_shard(task)
-    write_rejects(task, rejects)
+    """Stream the shard's texts, as UTF-8, into one bytes file (the reduce needs them all)."""
+    reader = ShardReader(task)
     base = Path(task["dir"]) / task["name"]
-    encoded = [text_of(d, task["text_field"]).encode("utf-8") for d in docs]
-    with atomic_path(f"{base}.lengths.npy") as tmp, open(tmp, "wb") as f:
-        np.save(f, np.array([len(t) for t in encoded], dtype=np.int64))
+    lengths = []
     with atomic_path(f"{base}.bytes") as tmp, open(tmp, "wb") as f:
-        f.write(b"".join(encoded))
-    return {"docs": len(docs), "rejects": len(rejects)}
+        for batch in batches(reader, task["text_field"]):
+            encoded = [text_of(d, task["text_field"]).encode("utf-8") for d in batch]
+            lengths += [len(t) for t in encoded]
+            f.write(b"".join(encoded))
+    with atomic_path(f"{base}.lengths.npy") as tmp, open(tmp, "wb") as f:
+        np.save(f, np.array(lengths, dtype=np.int64))
+    return {"docs": len(lengths), "rejects": reader.rejects}
 
 
 def _apply_task(task: Task) -> Summary:
-    docs, _ = read_task_shard(task)
     raw = json.loads((Path(task["decisions_dir"]) / f"{task['name']}.json").read_text())
-    cuts = [[tuple(r) for r in raw.get(str(p), [])] for p in range(len(docs))]
-    result = apply_cuts(
-        docs, cuts, text_field=task["text_field"], id_field=task["id_field"], min_chars=task["min_chars"]
-    )
-    return write_result(task, result)
+    stats = {"bytes_in": 0, "bytes_removed": 0, "docs_modified": 0}
+    pos = 0
+    with ShardWriter(task) as out:
+        for batch in batches(ShardReader(task, keep_rejects=False), task["text_field"]):
+            cuts = [[tuple(r) for r in raw.get(str(pos + p), [])] for p in range(len(batch))]
+            pos += len(batch)
+            result = apply_cuts(batch, cuts, text_field=task["text_field"], id_field=task["id_field"],
+                                min_chars=task["min_chars"], bookend=task["bookend"])
+            out.add(result)
+            for k in stats:
+                stats[k] += result.stats[k]
+    return out.summary(**stats)
 
 
 def run_substring(
@@ -223,6 +243,7 @@ def run_substring(
     *,
     min_bytes: int = 500,
     min_chars: int = 50,
+    bookend: float | None = None,
     text_field: str = "text",
     id_field: str = "id",
     workers: int | None = None,
@@ -233,7 +254,9 @@ def run_substring(
     """`olmospec data substring INPUT... OUTPUT`: remove repeated spans >= min_bytes across shards."""
     if min_bytes < 1:
         raise ValueError(f"min_bytes must be at least 1, got {min_bytes}")
-    params = {"min_bytes": min_bytes, "min_chars": min_chars}
+    if bookend is not None and not 0.0 < bookend <= 1.0:
+        raise ValueError(f"bookend must be a fraction in (0, 1], got {bookend}")
+    params = {"min_bytes": min_bytes, "min_chars": min_chars, "bookend": bookend}
     stage = prepare(
         "substring",
         input_paths,
@@ -263,7 +286,7 @@ def run_substring(
             Path(tmp).write_text(json.dumps(shard_cuts))
         pos += size
     applied = stage.run(
-        _apply_task, "apply", decisions_dir=str(stage.work / "reduce"), min_chars=min_chars
+        _apply_task, "apply", decisions_dir=str(stage.work / "reduce"), min_chars=min_chars, bookend=bookend
     )
     bytes_stats = {
         k: sum(s.get(k, 0) for s in applied) for k in ("bytes_in", "bytes_removed", "docs_modified")

@@ -15,6 +15,11 @@ from pathlib import Path
 STDLIB = Path(sys.base_prefix) / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}"
 
 
+def _field(stanza: str, name: str) -> str | None:
+    m = re.search(rf"^{name}: (.+)$", stanza, re.MULTILINE)
+    return m.group(1).strip() if m else None
+
+
 def _unique(texts: list[str], min_words: int) -> tuple[str, ...]:
     seen: set[str] = set()
     out = []
@@ -25,10 +30,18 @@ def _unique(texts: list[str], min_words: int) -> tuple[str, ...]:
     return tuple(out)
 
 
+IMAGE = Path(__file__).resolve().parents[2] / "specs/data/tiny/corpus/image_inputs.txt"
+
+
 @lru_cache(maxsize=1)
 def package_descriptions(min_words: int = 25) -> tuple[str, ...]:
-    status = Path("/var/lib/dpkg/status")
-    blocks = re.findall(r"^Description: (.*\n(?: .*\n)*)", status.read_text(errors="replace"), re.MULTILINE)
+    """Descriptions of the machine image's own packages (the tiny corpus's list): packages
+    installed later (a browser for one test) must not change what other tests train on."""
+    listed = {line.split(" ", 1)[1] for line in IMAGE.read_text().splitlines() if line.startswith("package ")}
+    status = Path("/var/lib/dpkg/status").read_text(errors="replace")
+    stanzas = [s for s in status.split("\n\n")
+               if f"{_field(s, 'Package')}:{_field(s, 'Architecture') or 'all'}" in listed]
+    blocks = re.findall(r"^Description: (.*\n(?: .*\n)*)", "\n\n".join(stanzas) + "\n", re.MULTILINE)
     texts = [" ".join(line.strip() for line in b.splitlines() if line.strip() != ".") for b in blocks]
     return _unique(texts, min_words)
 

@@ -56,7 +56,7 @@ def test_equals_a_python_set_of_normalized_texts() -> None:
 
 def test_fast_digests_equal_the_definition() -> None:
     texts = list(real_documents()[:500]) + ODD + ["a\u2003\u2003b", "A B", "a b", "tab\tsep", "ʼn ΣΑΣ"]
-    assert (text_digests(texts) == text_digests(texts, use_numba=False)).all()
+    assert (text_digests(texts) == text_digests(texts, fast=False)).all()
     assert normalize_exact("e\u0301cole  École\n") == "école école"
 
 

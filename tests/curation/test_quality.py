@@ -31,7 +31,7 @@ def _negatives(texts: list[str], rng: random.Random) -> list[str]:
     return out
 
 
-CONFIG = TrainConfig(seed=1, epochs=8, buckets_log2=18)
+CONFIG = TrainConfig(seed=1, buckets_log2=18)
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,12 @@ def _ids(path):
     return {json.loads(x)["id"] for x in Path(path).read_text().splitlines() if x.strip()}
 
 
+def _docs(stage_out):
+    from runners.curation.io import list_shards, read_shard
+
+    return [d for s in list_shards([stage_out / "docs"]) for d in read_shard(s)[0]]
+
+
 def _config(label, tmp_path, upstream_out=None):
     import yaml
 
@@ -53,25 +59,32 @@ def test_tiny_web_curation_finds_planted_items(tmp_path, monkeypatch):
     source = {}
     for shard in sorted((ROOT / "specs/data/tiny/web").glob("*.jsonl.zst")):
         source.update({d["id"]: d["text"] for d in read_shard(shard)[0]})
-    kept = Counter(normalize_exact(d["text"]) for d in read_shard(next((outs["exact"][0] / "docs").iterdir()))[0])
+    kept = Counter(normalize_exact(d["text"]) for d in _docs(outs["exact"][0]))
+    assert outs["exact"][1]["parts"] == 3  # one part per input shard: the next step runs 3 tasks
     for d in PLANTED["exact_duplicates"]:
         assert kept[normalize_exact(source[d["original"]])] == 1, d
         assert d["id"] in removed_exact or d["original"] in removed_exact, d
     real = sum(len(g) - 1 for g in PLANTED["real_exact_duplicate_groups"])
     assert outs["exact"][1]["docs_removed"] == len(planted_exact) + real
     removed_near = _ids(outs["minhash"][0] / "removed.jsonl")
-    for d in PLANTED["near_duplicates"]:
-        assert d["id"] in removed_near | removed_exact or d["original"] in removed_near, d
+    missed = [d for d in PLANTED["near_duplicates"]
+              if not (d["id"] in removed_near | removed_exact or d["original"] in removed_near)]
+    # NOTE: LSH is probabilistic: at 26 x 11 bands a pair at Jaccard 0.85 shares no bucket with
+    # probability ~0.5%. A miss must be exactly that (no shared band), never a verification error.
+    assert len(missed) <= 0.05 * len(PLANTED["near_duplicates"]), missed
+    from runners.curation.minhash import band_keys, shingle_batch, signatures_flat
+
+    mh = outs["minhash"][1]["minhash"]
+    for d in missed:
+        keys = band_keys(signatures_flat(*shingle_batch([source[d["id"]], source[d["original"]]], mh["ngram"]),
+                                         mh["num_perm"], mh["seed"]), mh["bands"], mh["rows"])
+        assert not (keys[0] == keys[1]).any(), d
     sub = outs["substring"][1]
     boiler = set(PLANTED["boilerplate"]["footer_ids"]) | set(PLANTED["boilerplate"].get("header_ids", []))
     assert sub["docs_modified"] >= len(boiler - removed_exact - removed_near) * 0.9
     footer = PLANTED["boilerplate"].get("footer_text") or ""
     if footer:
-        text = (outs["substring"][0] / "docs").glob("*.jsonl.zst")
-        from runners.curation.io import read_shard
-
-        docs, _ = read_shard(next(text))
-        assert sum(footer[:200] in d["text"] for d in docs) <= 1  # one copy kept at most
+        assert sum(footer[:200] in d["text"] for d in _docs(outs["substring"][0])) <= 1  # one copy kept at most
     cfg = _config("web-decontaminate", tmp_path, outs["substring"][0])
     cfg["step"] = {**cfg["step"]}
     stats = run(cfg)

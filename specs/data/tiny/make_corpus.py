@@ -54,8 +54,8 @@ def build(out: Path) -> dict:
     ev_mc = S.eval_mc(held[N_EVAL_MATH:], N_EVAL_MC_COMPARE, SEED)
     ev_if = S.eval_ifeval(eval_pkgs, N_EVAL_IFEVAL, SEED)
 
-    qpos, qneg, chain = S.quality_sets(pkgs, lics, cps, docs, SEED, N_QUALITY)
     real_web = S.web_real(pkgs, lics, cps, docs)
+    qpos, qneg, chain = S.quality_sets(pkgs, cps, M.package_docstrings(), real_web, SEED, N_QUALITY)
     shards, planted = W.build(real_web, ev_math + ev_mc, chain, SEED)
     used = {c["eval_id"] for c in planted["contamination"]}
     mid, mid_planted = W.plant_in_math_mid(S.math_mid(excluded, N_MATH_MID, SEED), ev_math, used,

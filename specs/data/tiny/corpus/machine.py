@@ -26,6 +26,20 @@ DPKG_STATUS = Path("/var/lib/dpkg/status")
 COMMON_LICENSES = Path("/usr/share/common-licenses")
 DOC_DIR = Path("/usr/share/doc")
 PY_LIB = Path("/root/.pyenv/versions/3.11.7/lib/python3.11")
+IMAGE_INPUTS = Path(__file__).with_name("image_inputs.txt")
+
+
+def image_inputs() -> tuple[set[str], set[str]]:
+    """(package name:arch, /usr/share/doc folder) of the image the corpus was built from: only
+    these are read, so packages installed later (a browser, a sandbox tool) change nothing."""
+    pkgs, docs = set(), set()
+    for line in IMAGE_INPUTS.read_text().splitlines():
+        kind, _, name = line.partition(" ")
+        if kind == "package":
+            pkgs.add(name)
+        elif kind == "doc":
+            docs.add(name)
+    return pkgs, docs
 
 
 @dataclass(frozen=True)
@@ -59,6 +73,7 @@ def _parse_long_description(lines: list[str]) -> str:
 
 def packages() -> list[Package]:
     raw = DPKG_STATUS.read_text(encoding="utf-8", errors="replace")
+    listed = image_inputs()[0]
     found = []
     for stanza in raw.split("\n\n"):
         fields: dict[str, list[str]] = {}
@@ -70,6 +85,8 @@ def packages() -> list[Package]:
                 key, _, value = line.partition(":")
                 fields[key] = [value.strip()]
         if "Package" not in fields or "Description" not in fields:
+            continue
+        if f"{fields['Package'][0]}:{fields.get('Architecture', ['all'])[0]}" not in listed:
             continue
         desc = fields["Description"]
         found.append(Package(
@@ -92,7 +109,8 @@ def licenses() -> list[tuple[str, str]]:
 def copyright_files() -> list[tuple[str, str]]:
     """(package, text) for every /usr/share/doc/<package>/copyright, sorted by package."""
     out = []
-    for name in sorted(os.listdir(DOC_DIR)):
+    listed = image_inputs()[1]
+    for name in sorted(n for n in os.listdir(DOC_DIR) if n in listed):
         path = DOC_DIR / name / "copyright"
         if path.is_file():
             out.append((name, clean_prose(path.read_text(encoding="utf-8", errors="replace"))))
@@ -100,11 +118,15 @@ def copyright_files() -> list[tuple[str, str]]:
 
 
 def inputs_digest() -> str:
-    """sha256 over the path and bytes of every file this corpus may read: equal digests (and
-    equal writer versions) mean a regeneration must reproduce the committed files exactly."""
+    """sha256 over everything this corpus may read (the listed packages' fields as parsed, the path
+    and bytes of every other file): equal digests (and equal writer versions) mean a regeneration
+    must reproduce the committed files exactly."""
     h = hashlib.sha256()
-    paths = [DPKG_STATUS] + [COMMON_LICENSES / n for n in sorted(os.listdir(COMMON_LICENSES))]
-    paths += [DOC_DIR / n / "copyright" for n in sorted(os.listdir(DOC_DIR))]
+    for p in packages():
+        h.update(repr(p).encode() + b"\0")
+    listed = image_inputs()[1]
+    paths = [COMMON_LICENSES / n for n in sorted(os.listdir(COMMON_LICENSES))]
+    paths += [DOC_DIR / n / "copyright" for n in sorted(os.listdir(DOC_DIR)) if n in listed]
     paths += _module_files() + _stdlib_paths()
     for p in paths:
         if p.is_file():
@@ -142,6 +164,25 @@ def docstrings() -> dict[str, list[DocEntry]]:
             entries.extend(_node_docs(node, mod))
         if entries:
             out[mod] = entries
+    return out
+
+
+def package_docstrings() -> list[str]:
+    """Docstrings of the standard library's packages (email/, json/, asyncio/, ...): prose that
+    `docstrings` (top-level modules, which the web pages and manuals are made of) never reads."""
+    out = []
+    for path in _stdlib_paths():
+        if path.parent == PY_LIB:
+            continue
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (SyntaxError, UnicodeDecodeError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                doc = ast.get_docstring(node)
+                if doc:
+                    out.append(clean_prose(doc))
     return out
 
 

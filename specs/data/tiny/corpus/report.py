@@ -40,8 +40,11 @@ PROVENANCE = {
          "thirds of the long copyright files (cut at a paragraph break)"),
         f"verbatim license texts; {DFSG}",
     ),
-    "quality_pos": ("prose paragraphs from package descriptions, license and copyright texts, docstrings",
-                    f"as their sources ({DFSG}; PSF-2.0)"),
+    "quality_pos": (
+        ("prose paragraphs from texts the web does not show: the descriptions of every fifth package "
+         "(left out of the web), copyright files too long for a web page, docstrings of the standard "
+         "library's packages"),
+        f"as their sources ({DFSG}; PSF-2.0)"),
     "quality_neg": (
         ("generated: keyword lists, menus, 'click here' lines, SEO spam, product listings, word salad "
          "from an order-2 Markov chain over quality_pos"),
@@ -164,7 +167,11 @@ def statistics(out: Path, rels: list[str], planted: dict, excluded: set[str], se
                                                if c["source"] == "web" and c["new_document"]}),
         "contaminated_documents_math_mid": len({c["doc_id"] for c in contam if c["source"] == "math_mid"}),
     }
+    web_text = "\x00".join(" ".join(r["text"].split()) for rel in rels if rel.startswith("web/")
+                           for r in read_records(out / rel))
+    positives = [r for rel in rels if rel.startswith("quality_pos/") for r in read_records(out / rel)]
     checks = {
+        "quality_positives_in_web": sum(" ".join(r["text"].split()) in web_text for r in positives),
         "ids_unique_per_file": all_ids_unique,
         "text_is_nonempty_str": all_text_str,
         "eval_identities": len(excluded),
@@ -175,6 +182,7 @@ def statistics(out: Path, rels: list[str], planted: dict, excluded: set[str], se
     }
     assert not overlap_outside, f"held-out problems leaked into training: {overlap_outside[:5]}"
     assert checks["eval_ifeval_prompts_in_training"] == 0
+    assert checks["quality_positives_in_web"] == 0, "a quality positive is the text of a web page"
     assert all_ids_unique and all_text_str
     return {
         "generator": "specs/data/tiny/make_corpus.py", "seed": seed, "environment": environment(),
@@ -252,6 +260,7 @@ planted documents have neutral ids (`web-extra-NNNN`).
 
 - A problem's identity is (operation, a, b). The {c['eval_identities']} identities of `evals/math.jsonl` and of the arithmetic items of `evals/mc.jsonl` are drawn first and rejected by every training generator. Identities recovered from the text of every training file (template regexes, `a op b = c`, `What is a op b?`): {c['eval_identity_in_training_outside_planted']} outside the planted documents.
 - Instruction-following eval prompts use held-out packages (every fifth) and held-out topics; eval prompts found in training: {c['eval_ifeval_prompts_in_training']}.
+- Quality positives whose text (whitespace collapsed) occurs in a web document: {c['quality_positives_in_web']} (the classifier scores the web: it must not see its training positives there).
 - Ids unique in every file: {c['ids_unique_per_file']}; every document has a non-empty string text: {c['text_is_nonempty_str']}.
 - `tests/test_tiny_corpus.py` regenerates the corpus twice and checks byte identity, these
   checks, and that this folder matches its generator.

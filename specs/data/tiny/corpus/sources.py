@@ -18,6 +18,7 @@ from .text import first_sentence, n_words
 
 PAGE_WORDS = 1200        # web pages of python docs are split near this length
 LONG_MIN, LONG_MAX = 2000, 20000
+WEB_MAX_WORDS = 1500     # longer copyright files are not web pages (long/, pdfs/ and quality_pos/ use them)
 
 
 def rng_for(seed: int, name: str) -> random.Random:
@@ -62,9 +63,19 @@ def _truncate_words(text: str, limit: int) -> str:
 
 # ---------------------------------------------------------------- web (real part)
 
+def quality_packages(pkgs) -> set[str]:
+    """Packages whose descriptions are quality positives only (every fifth name, offset 2: not the
+    instruction-eval split); the web never shows them, so no positive is a web page's text."""
+    names = sorted({p.name for p in pkgs})
+    return {n for i, n in enumerate(names) if i % 5 == 2}
+
+
 def web_real(pkgs, lics, cps, docs) -> list[dict]:
     out = []
+    held = quality_packages(pkgs)
     for p in pkgs:
+        if p.name in held:
+            continue
         text = package_text(p)
         if n_words(text) >= 15:
             out.append({"id": f"web-pkg-{p.name}-{p.arch}", "text": text, "topic": "packages",
@@ -73,7 +84,7 @@ def web_real(pkgs, lics, cps, docs) -> list[dict]:
         out.append({"id": f"web-license-{name}", "text": text, "topic": "licenses",
                     "origin": f"/usr/share/common-licenses/{name}"})
     for name, text in cps:
-        if 30 <= n_words(text) < 1500:
+        if 30 <= n_words(text) < WEB_MAX_WORDS:
             out.append({"id": f"web-copyright-{name}", "text": text, "topic": "licenses",
                         "origin": f"/usr/share/doc/{name}/copyright"})
     for mod, entries in docs.items():
@@ -139,14 +150,23 @@ def pdf_volumes(docs) -> list[dict]:
 
 # ---------------------------------------------------------------- quality classifier data
 
-def quality_sets(pkgs, lics, cps, docs, seed: int, n_max: int) -> tuple[list[dict], list[dict], P.Markov]:
+def quality_sets(pkgs, cps, package_docs, web: list[dict], seed: int, n_max: int
+                 ) -> tuple[list[dict], list[dict], P.Markov]:
+    """Positives: prose paragraphs from texts the web does not hold (the `quality_packages`'
+    descriptions, copyright files too long for a web page, the standard library's package
+    docstrings), minus any paragraph that still occurs in a web page (shared license wording):
+    the classifier must not score web pages by text it was trained on as positive."""
     rng = rng_for(seed, "quality")
+    held = quality_packages(pkgs)
     paras: dict[str, str] = {}
-    texts = [("packages", p.description) for p in pkgs] + [("licenses", t) for _, t in lics]
-    texts += [("licenses", t) for _, t in cps] + [("python-docs", e.doc) for v in docs.values() for e in v]
+    texts = [("packages", p.description) for p in pkgs if p.name in held]
+    texts += [("licenses", t) for _, t in cps if n_words(t) >= WEB_MAX_WORDS]
+    texts += [("python-docs", t) for t in package_docs]
+    in_web = "\x00".join(" ".join(d["text"].split()) for d in web)
     for origin, text in texts:
         for para in M.prose_paragraphs(text, min_words=15):
-            paras.setdefault(para, origin)
+            if para not in in_web:
+                paras.setdefault(para, origin)
     items = list(paras.items())
     rng.shuffle(items)
     items = items[:n_max]
