@@ -144,3 +144,17 @@ def test_log_probs_in_parquet_and_npy(tmp_path):
     np.save(ba, x)
     np.save(bb, x + 1e-9)
     assert _cmp(tmp_path, "runs/r/logps.npy", ba.getvalue(), bb.getvalue()).ok
+
+
+def test_publish_and_verify_have_help_and_import_nothing_heavy(root):
+    import subprocess
+    import sys
+
+    for cmd in ("publish", "verify"):
+        r = subprocess.run([sys.executable, "-m", "olmospec.cli", cmd, "--help"], cwd=root, capture_output=True,
+                           text=True, check=False)
+        assert r.returncode == 0 and "usage: olmospec" in r.stdout, cmd
+    code = ("import sys, olmospec.publish, olmospec.verify, olmospec.compare\n"
+            "print(sorted(m for m in ('torch', 'numpy', 'pyarrow', 'dvc', 'runners') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -9,12 +9,7 @@ import json
 import numpy as np
 import pytest
 from dvc_repo import repro
-from published import clone, commit, copy_of, dvc, olmospec, outputs, run_spec, stage_id
-
-
-@pytest.fixture(scope="module")
-def ran(tmp_path_factory):
-    return run_spec(tmp_path_factory.mktemp("ran") / "repo")
+from published import clone, commit, copy_of, dvc, olmospec, outputs, stage_id
 
 
 @pytest.mark.slow
