@@ -1,4 +1,4 @@
-"""The `olmospec` command: check, fmt, schema, plan, graph, diff, compile, run, publish, verify, data.
+"""The `olmospec` command: check, fmt, schema, plan, graph, diff, compile, run, report, publish, verify, data.
 
 Every user error is printed as `file:line:col: error: message` with the source line and a caret,
 and exits with status 1; nothing here prints a traceback for bad input.
@@ -205,6 +205,12 @@ def cmd_verify(args) -> int:
     return _store_errors(verify, _root(args), args.stage, Tolerance(args.atol, args.rtol, args.k), args.keep)
 
 
+def cmd_report(args) -> int:
+    from olmospec.report_cli import report_command
+
+    return report_command(args)
+
+
 def cmd_data(args) -> int:
     """Delegates to the runners package in a subprocess: olmospec never imports runners."""
     cmd = [sys.executable, "-m", "runners.data", *args.rest]
@@ -282,6 +288,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=float, default=3.0, help="scores: allowed difference in standard errors (default 3)")
     p.add_argument("--keep", action="store_true", help="keep the scratch folder of the rerun")
     p.set_defaults(fn=cmd_verify)
+
+    p = sub.add_parser("report", help="the spec's result tables (markdown, latex, html, csv) from the runs so far")
+    p.add_argument("spec")
+    p.add_argument("--format", action="append", choices=["md", "markdown", "latex", "tex", "html", "csv"],
+                   help="output format (repeatable; default: the report block's formats)")
+    p.add_argument("--out", help="output folder (default: reports/)")
+    p.add_argument("--name", help="only this report block")
+    p.set_defaults(fn=cmd_report)
 
     p = sub.add_parser("data", help="run one curation step on your own file: data STEP INPUT OUTPUT [--opt v]",
                        add_help=False)
