@@ -25,7 +25,8 @@ from pathlib import Path
 
 from olmospec.dvc_store import StoreError, dvc, load_locks
 
-SECRET = re.compile(r"^\s*(secret_access_key|access_key_id|session_token|password|credentialpath)\s*=", re.MULTILINE)
+SECRET = re.compile(r"^\s*(secret_access_key|access_key_id|session_token|password|account_key|sas_token|"
+                    r"connection_string|gdrive_client_secret)\s*=", re.MULTILINE)
 REMOTE = "published"
 
 
@@ -76,7 +77,8 @@ def _state(root: Path, stages) -> tuple[dict[str, str], list[str], list[str]]:
         changes = {(kind, path, state) for item in items if isinstance(item, dict)
                    for kind, paths in item.items() for path, state in (paths or {}).items()}
         other = [f"{path} {state}" for kind, path, state in sorted(changes) if state != "not in cache"]
-        other += [str(item) for item in items if not isinstance(item, dict)]  # e.g. 'changed command'
+        # e.g. 'changed command'; 'always changed' (a stage that reads a remote source) is never up to date
+        other += [str(item) for item in items if not isinstance(item, dict) and item != "always changed"]
         if other:
             stale[name] = ", ".join(other[:3]) + (f" (+{len(other) - 3})" if len(other) > 3 else "")
         else:

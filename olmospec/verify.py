@@ -154,5 +154,6 @@ def _print(st: LockedStage, findings: list[Finding], secs: float, tol: Tolerance
             print(f"            {p}")
     same = sum(1 for f in findings if f.ok and "identical bytes" in f.counts)
     print(f"verify {st.name}: rerun took {secs:.1f} s; {len(findings)} output file(s) compared ({tol}): "
-          f"{same} identical, {len(findings) - same - len(bad)} within tolerance, {len(bad)} mismatch(es)")
+          f"{same} identical, {len(findings) - same - len(bad)} equal within tolerance or but for volatile fields, "
+          f"{len(bad)} mismatch(es)")
     return 1 if bad else 0
