@@ -105,7 +105,7 @@ def compare_file(rel: str, locked: Path, rerun: Path, tol: Tolerance) -> Finding
     try:
         if cls == "fields":
             _walk(json.loads(a), json.loads(b), "", f, tol)
-        elif name.endswith(".csv"):
+        elif cls == "numeric" and name.endswith(".csv"):
             _csv(a.decode("utf-8"), b.decode("utf-8"), f, tol)
         elif name.endswith(".safetensors"):
             compare_arrays.safetensors(a, b, f, tol)

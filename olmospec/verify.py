@@ -12,6 +12,8 @@ statistical within k standard errors); every mismatch is printed with the file a
 difference, and any mismatch makes the exit status 1.
 
     olmospec verify pretrain-25de76b4 [--atol 1e-5 --rtol 1e-4 --k 3] [--keep]
+
+The scratch folder is made under $TMPDIR (default /tmp): point it at a disk with room for the stage.
 """
 
 from __future__ import annotations
@@ -156,4 +158,7 @@ def _print(st: LockedStage, findings: list[Finding], secs: float, tol: Tolerance
     print(f"verify {st.name}: rerun took {secs:.1f} s; {len(findings)} output file(s) compared ({tol}): "
           f"{same} identical, {len(findings) - same - len(bad)} equal within tolerance or but for volatile fields, "
           f"{len(bad)} mismatch(es)")
+    if bad:
+        print("note: verify lays out only the inputs dvc.lock records; a stage that also reads files it does not "
+              "declare (another stage's metrics, dvc.lock, git) differs for that reason too", file=sys.stderr)
     return 1 if bad else 0

@@ -158,3 +158,8 @@ def test_publish_and_verify_have_help_and_import_nothing_heavy(root):
             "print(sorted(m for m in ('torch', 'numpy', 'pyarrow', 'dvc', 'runners') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_report_csv_is_compared_exactly(tmp_path):
+    f = _cmp(tmp_path, "runs/r/report/main.csv", b"variant,mc\nbase,25.0\n", b"variant,mc\nbase,25.00001\n")
+    assert f.cls == "exact" and f.problems[0].startswith("1 of 2 lines differ")
