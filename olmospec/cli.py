@@ -1,4 +1,4 @@
-"""The `olmospec` command: check, fmt, schema, plan, graph, diff, compile, run, report, data.
+"""The `olmospec` command: check, fmt, schema, plan, graph, diff, compile, run, report, publish, verify, data.
 
 Every user error is printed as `file:line:col: error: message` with the source line and a caret,
 and exits with status 1; nothing here prints a traceback for bad input.
@@ -181,6 +181,29 @@ def cmd_run(args) -> int:
     return run_pipeline(args)
 
 
+def _store_errors(fn, *a, **kw) -> int:
+    from olmospec.dvc_store import StoreError
+
+    try:
+        return fn(*a, **kw)
+    except StoreError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+
+def cmd_publish(args) -> int:
+    from olmospec.publish import publish
+
+    return _store_errors(publish, _root(args), args.remote, args.to)
+
+
+def cmd_verify(args) -> int:
+    from olmospec.compare import Tolerance
+    from olmospec.verify import verify
+
+    return _store_errors(verify, _root(args), args.stage, Tolerance(args.atol, args.rtol, args.k), args.keep)
+
+
 def cmd_report(args) -> int:
     from olmospec.report_cli import report_command
 
@@ -249,6 +272,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--variant", help="only this variant's stages (base, an ablation or sweep name, NAME@seedN)")
     p.add_argument("--dry", action="store_true", help="show what would run; writes nothing, runs no `dvc init`")
     p.set_defaults(fn=cmd_run)
+
+    p = sub.add_parser("publish", help="push every locked stage output to a DVC remote (a local folder by default) "
+                       "and say what git must carry for a clone to `dvc pull` them")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--remote", help="a DVC remote already configured (`dvc remote add`)")
+    g.add_argument("--to", help="a folder or URL (s3://bucket/prefix, ...): becomes the default remote 'published'")
+    p.set_defaults(fn=cmd_publish)
+
+    p = sub.add_parser("verify", help="rerun one locked stage from its locked inputs in a scratch folder and compare "
+                       "its outputs with dvc.lock: exact, numeric (atol/rtol) or statistical (k standard errors)")
+    p.add_argument("stage", help="stage id (or a prefix only one locked stage has)")
+    p.add_argument("--atol", type=float, default=1e-5, help="numeric files: absolute tolerance (default 1e-5)")
+    p.add_argument("--rtol", type=float, default=1e-4, help="numeric files: relative tolerance (default 1e-4)")
+    p.add_argument("--k", type=float, default=3.0, help="scores: allowed difference in standard errors (default 3)")
+    p.add_argument("--keep", action="store_true", help="keep the scratch folder of the rerun")
+    p.set_defaults(fn=cmd_verify)
 
     p = sub.add_parser("report", help="the spec's result tables (markdown, latex, html, csv) from the runs so far")
     p.add_argument("spec")

@@ -115,21 +115,20 @@ def _stage(node: Node, g: Graph, cfg_path: str, code: list[str], stages_dir: str
     for u in node.upstream:
         deps += [o for o in g.nodes[u].outs if o.rsplit("/", 1)[-1] not in UNTRACKED_OUTS]
     deps += node.inputs
-    outs: list = []
-    for o in node.outs:
-        if o.rsplit("/", 1)[-1] == "checkpoints":
-            outs.append({o: {"persist": True, "cache": False}})
-        else:
-            outs.append(o)
+    # NOTE: every declared output is cached, so `dvc push` publishes it and a clone's `dvc pull` restores
+    # it (runs/ is git-ignored: an uncached output would exist nowhere but here). Checkpoints are not
+    # declared: they are the runner's resumable working state (it keeps, prunes and discards them), no
+    # stage reads them, and a clone without them would never be up to date.
+    outs: list = [o for o in node.outs if o.rsplit("/", 1)[-1] != "checkpoints"]
     # provenance travels with the outputs (dvc push/pull), but is never a dependency downstream
-    outs.append({f"{node.out_dir}/receipt.json": {"cache": False}})
+    outs.append(f"{node.out_dir}/receipt.json")
     st: dict = {"cmd": f"sh {stages_dir}/python -m runners.{node.kind} --config {cfg_path}", "deps": _dedup(deps),
                 "outs": outs}
     if node.metrics:
-        st["metrics"] = [{m: {"cache": False}} for m in node.metrics]
+        st["metrics"] = list(node.metrics)
     if node.plots:
         # persist: a resumed stage appends to the curve its killed run wrote
-        st["plots"] = [{p: {"cache": False, "persist": True}} for p in node.plots]
+        st["plots"] = [{p: {"persist": True}} for p in node.plots]
     if node.always_changed:
         st["always_changed"] = True
     st["meta"] = {"kind": node.kind, "variants": sorted(node.variants)}

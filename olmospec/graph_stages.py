@@ -187,7 +187,7 @@ class VariantBuilder:
             ups.append(tn)
             comps.append({"name": ename, "path": f"{tn.out_dir}/shards", "share": round(share, 12), "max_repeat": cap})
         cfg = {"mix": name, "tokens": self.spec.mixes[name].tokens or budget, "components": comps}
-        node = self.add(make_node("mix", f"mix-{name}", cfg, ups, outs=["mix.json"], metrics=["metrics.json"],
+        node = self.add(make_node("mix", f"mix-{name}", cfg, ups, outs=["mix.json", "mix_plan.json", "mix_plan.md"], metrics=["metrics.json"],
                                   stage=name))
         self.memo[key] = (node, comps)
         return node, comps
