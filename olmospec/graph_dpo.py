@@ -22,6 +22,7 @@ from typing import Any
 from olmospec.graph import Node, make_node, source_files
 from olmospec.graph_train import _plan, _post_common, _runtime, _uniq, model_of
 from olmospec.ir import spec as S
+from olmospec.ir.dpo import DpoConfig
 
 
 def _model_ref(b, name: str) -> tuple[dict[str, Any], list[Node], list[str]]:
@@ -87,5 +88,7 @@ def dpo_node(b, st: S.Stage, prev: Node | None) -> Node:
     node = make_node("dpo", st.name, sem, [prev, ref], outs=["hf", "checkpoints"], metrics=["metrics.json"],
                      plots=["plots/train.csv", "plots/eval.csv"])
     node.runtime = _runtime(st.runtime)
+    # Validate now: a config the runner would reject is a compiler bug, better found at compile time.
+    DpoConfig.model_validate({**sem, "stage_id": node.id, "output": node.out_dir, "runtime": node.runtime})
     tokens = d.max_pairs * 2 * st.seq if d.max_pairs and st.seq else None
     return _plan(node, b, st, model, tokens, st.seq)
