@@ -111,15 +111,10 @@ class DpoStage(Stage):
             sums += self._sums(s, torch.ones(len(chunk), dtype=torch.float64, device=d.device))
             tokens += s["tokens"]
         sums = _all_sum(sums, d)
-        clip = cfg.optimizer.clip if cfg.optimizer.clip is not None else float("inf")
-        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-        if hasattr(norm, "full_tensor"):
-            norm = norm.full_tensor()
-        self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
+        norm = self.optimizer_step()
         loss, wins, margin, chosen, rejected, n = (float(x) for x in sums)
         n_tokens = int(_all_sum(torch.tensor(float(tokens), dtype=torch.float64, device=d.device), d))
-        return {"loss": loss / n, "lr": lr, "grad_norm": float(norm), "reward_accuracy": wins / n,
+        return {"loss": loss / n, "lr": lr, "grad_norm": norm, "reward_accuracy": wins / n,
                 "reward_margin": margin / n, "chosen_reward": chosen / n, "rejected_reward": rejected / n,
                 "tokens": n_tokens}
 

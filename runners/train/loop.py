@@ -217,13 +217,17 @@ class Stage:
             ((ce + cfg.optimizer.z_loss * z) * scale).backward()
             ce_total += ce.detach().double()
         loss = float(_all_sum(ce_total, d)) / max(1.0, n_tokens)
-        clip = cfg.optimizer.clip if cfg.optimizer.clip is not None else float("inf")
-        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        return {"loss": loss, "lr": lr, "grad_norm": self.optimizer_step()}
+
+    def optimizer_step(self) -> float:
+        """Clip the accumulated gradients, update, clear; returns the gradient norm before clipping."""
+        clip = self.config.optimizer.clip if self.config.optimizer.clip is not None else float("inf")
+        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
         if hasattr(norm, "full_tensor"):
             norm = norm.full_tensor()
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        return {"loss": loss, "lr": lr, "grad_norm": float(norm)}
+        return float(norm)
 
     def trainer_state(self) -> dict:
         return {"sampler": self.mixture.state_dict() if self.mixture is not None else None}
