@@ -25,8 +25,10 @@ def inside_torchrun() -> bool:
     return "LOCAL_RANK" in os.environ and "WORLD_SIZE" in os.environ
 
 
-def torchrun_argv(runtime: TrainRuntime, config_path: str, env: dict[str, str]) -> list[str]:
-    """The command that runs this runner under torchrun with the runtime's process counts."""
+def torchrun_argv(runtime: TrainRuntime, config_path: str, env: dict[str, str],
+                  module: str = "runners.train") -> list[str]:
+    """The command that runs `module` (this runner, or another stage kind built on it) under torchrun
+    with the runtime's process counts."""
     argv = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={runtime.nproc_per_node}"]
     if runtime.nnodes == 1:
         argv.append("--standalone")
@@ -39,14 +41,14 @@ def torchrun_argv(runtime: TrainRuntime, config_path: str, env: dict[str, str]) 
             f"--master_addr={env['MASTER_ADDR']}",
             f"--master_port={env.get('MASTER_PORT', '29500')}",
         ]
-    return argv + ["-m", "runners.train", "--config", config_path]
+    return argv + ["-m", module, "--config", config_path]
 
 
-def maybe_reexec(runtime: TrainRuntime, config_path: str) -> None:
+def maybe_reexec(runtime: TrainRuntime, config_path: str, module: str = "runners.train") -> None:
     """Replace this process by torchrun when more than one process is wanted; otherwise return."""
     if inside_torchrun() or (runtime.nproc_per_node == 1 and runtime.nnodes == 1):
         return
-    argv = torchrun_argv(runtime, config_path, dict(os.environ))
+    argv = torchrun_argv(runtime, config_path, dict(os.environ), module)
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(argv[0], argv)
