@@ -33,7 +33,7 @@ RUNNER_DEPS: dict[str, list[str]] = {
     "mix": ["runners/mix.py", *_READING],
     "train": ["runners/train"],
     "dpo": ["runners/dpo.py", "runners/train"],
-    "rlvr": ["runners/rlvr.py", "runners/train"],
+    "rlvr": ["runners/rlvr", "runners/train", "runners/generate", "runners/inputs.py", "runners/curation/io.py"],
     "eval": ["runners/eval.py"],
     "report": ["runners/report.py"],
 }
