@@ -166,3 +166,21 @@ def test_resumed_rlvr_ends_bitwise_equal(repo, tmp_path):
     got = load_file(str(out / "hf/model.safetensors"))
     assert all(bool((got[k] == want[k]).all()) for k in want), "resumed RLVR weights differ"
     assert len((out / "plots/train.csv").read_text().splitlines()) == 1 + 4
+
+
+@pytest.mark.slow
+def test_two_processes_fsdp_learner_with_synced_sampler(repo):
+    """Under torchrun (2 ranks, FSDP2 on gloo) each rank samples its share of the prompts from an
+    unsharded copy that gets the full weights after every step; the run completes and exports."""
+    _, cfg = _metrics(repo, lambda c: c["rewards"] == ["random"])
+    stages = repo / "stages"
+    two = {**cfg, "stage_id": "rlvr-two", "output": "runs/rlvr-two", "steps": 2}
+    (stages / "rlvr-two.json").write_text(json.dumps(two))
+    (stages / "rlvr-two.runtime.json").write_text(json.dumps({"device": "cpu", "threads": 1, "nproc_per_node": 2,
+                                                              "checkpoint_every": 2}))
+    r = subprocess.run([sys.executable, "-m", "runners.rlvr", "--config", "stages/rlvr-two.json"], cwd=repo,
+                       capture_output=True, text=True, env={**_env(), "PYTHONPATH": str(repo)}, check=False)
+    assert r.returncode == 0, r.stderr[-3000:]
+    m = json.loads((repo / "runs/rlvr-two/metrics.json").read_text())
+    assert m["steps"] == 2 and m["full_batch_frac"] == 1.0
+    assert (repo / "runs/rlvr-two/hf/model.safetensors").exists()
