@@ -31,6 +31,8 @@ RESULTS: dict[str, dict] = {}
 
 @pytest.fixture(scope="module")
 def parts(tmp_path_factory):
+    from transformers import AutoTokenizer
+
     from olmospec.ir.model import ModelConfig
     from olmospec.ir.rlvr import RlvrConfig
     from olmospec.ir.train import OptimizerConfig, ScheduleConfig, TrainRuntime
@@ -39,7 +41,6 @@ def parts(tmp_path_factory):
     from runners.train.launch import setup
     from runners.train.model import build_meta, hf_config, init_weights, materialize
     from runners.train.sft import CHAT_TEMPLATE
-    from transformers import AutoTokenizer
 
     torch.set_num_threads(2)
     root = tmp_path_factory.mktemp("bench_rlvr")

@@ -12,7 +12,7 @@ import sys
 # threads that sleep cost little on a quiet machine. An explicit setting in the environment wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from pydantic import ValidationError  # noqa: E402
+from pydantic import ValidationError
 
 
 def main(argv: list[str] | None = None) -> int:
