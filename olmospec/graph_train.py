@@ -19,7 +19,8 @@ CPU_THROUGHPUT = None  # no GPU-hours for stages without a declared throughput
 
 def _runtime(rt: S.StageRuntime) -> dict[str, Any]:
     nproc = rt.procs_per_node or (max(1, (rt.gpus or 1) // max(rt.nodes, 1)) if rt.gpus else 1)
-    out = TrainRuntime(nnodes=rt.nodes, nproc_per_node=nproc, device=rt.device, micro_batch=rt.micro_batch,
+    out = TrainRuntime(nnodes=rt.nodes, nproc_per_node=nproc, launcher=rt.launcher, device=rt.device,
+                       micro_batch=rt.micro_batch,
                        compile=rt.compile, activation_checkpointing=rt.activation_checkpointing, threads=rt.threads,
                        checkpoint_every=rt.checkpoint_every or 100)
     return out.model_dump(mode="json")
@@ -75,16 +76,24 @@ def _batch_seqs(st: S.Stage, seq: int) -> int:
 
 
 def _data(b, st: S.Stage, tok: str) -> tuple[list[dict], list[Node], int | None]:
-    if st.kind == "sft" or st.data not in b.spec.mixes:
-        cfg, ups, _, _ = b.docs_input(st.data)
-        if st.kind != "sft":
-            tn = b.tokenized(st.data, tok)
-            return [{"name": st.data, "path": f"{tn.out_dir}/shards", "share": 1.0}], [tn], None
-        path = cfg.get("path") or ""
-        return [{"name": st.data, "path": path, "share": 1.0}], ups, None
+    if st.kind == "sft":
+        return _chat_data(b, st)
+    if st.data not in b.spec.mixes:
+        tn = b.tokenized(st.data, tok)
+        return [{"name": st.data, "path": f"{tn.out_dir}/shards", "share": 1.0}], [tn], None
     mix_node, comps = b.mix(st.data, tok, st.tokens)
     return ([{k: c[k] for k in ("name", "path", "share", "max_repeat")} for c in comps],
             [mix_node] + [u for u in (b.g.nodes[i] for i in mix_node.upstream)], None)
+
+
+def _chat_data(b, st: S.Stage) -> tuple[list[dict], list[Node], int | None]:
+    """SFT reads chat records where the data name points: a source's files or HF dataset (with its
+    split), or a curation's output; a curation without steps is one component per source."""
+    cfg, ups, _, _ = b.docs_input(st.data)
+    parts = cfg["parts"] if cfg.get("kind") == "union" else [cfg]
+    comps = [{"name": p.get("name") or st.data, "path": p.get("path") or p.get("dataset"), "share": 1.0 / len(parts),
+              "records": p} for p in parts]
+    return comps, ups, None
 
 
 def train_node(b, st: S.Stage, prev: Node | None) -> Node:
@@ -96,17 +105,21 @@ def train_node(b, st: S.Stage, prev: Node | None) -> Node:
     data, data_nodes, _ = _data(b, st, st.tokenizer or "")
     ups = ([prev] if prev else []) + tok_nodes + data_nodes
     deps: list[str] = []
-    if st.kind == "sft" and st.data in b.spec.sources:
-        deps = b.docs_input(st.data)[2]
+    remote = False
+    if st.kind == "sft":  # files outside runs/ (a source's, a step-less curation's) are direct deps
+        _, _, deps, remote = b.docs_input(st.data)
     sem = {
         "kind": st.kind, "model": model.model_dump(mode="json") if model else None, "tokenizer": tok_path,
         "init_from": prev.out_dir if prev else None, "data": data, "seq_len": seq, "batch_seqs": batch_seqs,
         "steps": steps if st.kind != "sft" or st.epochs is None else None, "epochs": st.epochs,
         "optimizer": st.optimizer.model_dump(mode="json") if st.optimizer else None, "schedule": schedule,
-        "yarn": st.yarn.model_dump(mode="json") if st.yarn else None, "doc_mask": st.doc_mask, "seed": st.seed or 0,
+        "yarn": st.yarn.model_dump(mode="json") if st.yarn else None, "seed": st.seed or 0,
+        "doc_mask": st.kind == "sft" if st.doc_mask is None else st.doc_mask,  # packed chats never attend across
     }
-    node = make_node("train", st.name, sem, _uniq(ups), inputs=deps, outs=[
-        "hf", "checkpoints"], metrics=["metrics.json"], plots=["plots/train.csv"])
+    # a hub dataset has no files DVC can hash: the stage reruns every time, as curation of one does
+    node = make_node("train", st.name, sem, _uniq(ups), inputs=deps, always_changed=remote,
+                     outs=["hf", "checkpoints"] + (["rejects.jsonl"] if st.kind == "sft" else []),
+                     metrics=["metrics.json"], plots=["plots/train.csv"])
     node.runtime = _runtime(st.runtime)
     # Validate now: a config the runner would reject is a compiler bug, better found at compile time.
     TrainConfig.model_validate({**sem, "stage_id": node.id, "output": node.out_dir, "runtime": node.runtime})

@@ -283,7 +283,7 @@ _RLVR_FIELDS = {"prompts", "rewards", "group", "prompts_per_batch", "clip", "tis
                 "temperature", "max_response", "minibatches", "template", "advantages", "refills", "retire"}
 _RUNTIME_FIELDS = {
     "gpus": units.positive_int, "nodes": units.positive_int, "procs_per_node": units.positive_int,
-    "launcher": units.word("local", "torchrun", "slurm", "ray"), "throughput": units.throughput,
+    "launcher": units.word("torchrun", "slurm"), "throughput": units.throughput,
     "price": units.price, "micro_batch": units.positive_int, "compile": units.boolean,
     "activation_checkpointing": units.boolean, "device": units.word("cpu", "cuda", "auto"),
     "threads": units.positive_int, "checkpoint_every": units.positive_int,

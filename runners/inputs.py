@@ -23,13 +23,12 @@ def shards_of(cfg: dict[str, Any]) -> list[str]:
     if kind != "source":
         raise InputError(f"unknown input kind {kind!r}")
     if cfg.get("dataset"):
-        p = Path(cfg["dataset"])
-        if p.exists():
-            return [str(p)]
-        raise InputError(
-            f"source '{cfg['name']}': dataset '{cfg['dataset']}' is not a local folder; hub datasets are read "
-            "by the HF `datasets` cache (run with network access once, or `save_to_disk` it and give its path)"
-        )
+        from runners.hf_dataset import dataset_shard
+
+        try:
+            return [dataset_shard(cfg["dataset"], cfg.get("split") or "train")]
+        except ValueError as e:
+            raise InputError(f"source '{cfg['name']}': {e}") from None
     pattern = cfg["path"]
     matches = sorted(glob.glob(pattern, recursive=True)) if glob.has_magic(pattern) else [pattern]
     matches = [m for m in matches if Path(m).exists()]

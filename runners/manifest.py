@@ -30,6 +30,27 @@ def _count_tokens(tokenizer_path: str, texts: list[str]) -> int:
     return sum(len(e.ids) for e in tok.encode_batch(texts, add_special_tokens=False))
 
 
+def _files(shard: str) -> list[Path]:
+    """The files a shard's bytes live in: itself, or a dataset's (a saved folder's, the cache's)."""
+    from runners.curation.io import is_hf_dataset
+
+    if is_hf_dataset(shard) or Path(shard).is_dir():
+        from runners.hf_dataset import dataset_files
+
+        return dataset_files(shard)
+    return [Path(shard)]
+
+
+def _digest(shard: str, parts: list[Path]) -> str:
+    """A file's SHA-256; for a dataset, the SHA-256 of its files' names and SHA-256s."""
+    if parts == [Path(shard)]:
+        return sha256_file(shard)
+    import hashlib
+
+    lines = "".join(f"{f.name}\0{sha256_file(f)}\n" for f in parts)
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
 def run(cfg: dict[str, Any]) -> dict[str, Any]:
     src = cfg["source"]
     files = []
@@ -37,9 +58,9 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     tokens = 0 if cfg.get("tokenizer") else None
     for shard in shards_of(src):
         docs, rejects = read_docs(src, shard)
-        p = Path(shard)
-        size = sum(f.stat().st_size for f in p.rglob("*") if f.is_file()) if p.is_dir() else p.stat().st_size
-        entry = {"path": shard, "bytes": size, "sha256": None if p.is_dir() else sha256_file(p),
+        parts = _files(shard)
+        size = sum(f.stat().st_size for f in parts)
+        entry = {"path": shard, "bytes": size, "sha256": _digest(shard, parts),
                  "docs": len(docs), "rejects": len(rejects), "chars": sum(len(d["text"]) for d in docs)}
         if tokens is not None:
             entry["tokens"] = _count_tokens(cfg["tokenizer"], [d["text"] for d in docs])
@@ -62,7 +83,7 @@ def run_stage(cfg: dict[str, Any]) -> dict[str, Any]:
     print(f"manifest {manifest['source']}: {t['files']} files, {t['docs']} docs, {t['bytes']} bytes"
           + (f", {t['tokens']} tokens" if t["tokens"] is not None else "")
           + (f", {t['rejects']} unreadable records" if t["rejects"] else ""))
-    return {"inputs": {f["path"]: f["sha256"] or "" for f in manifest["files"]}}
+    return {"inputs": {f["path"]: f["sha256"] for f in manifest["files"]}}
 
 
 def main(argv: list[str] | None = None) -> None:

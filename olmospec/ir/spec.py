@@ -150,7 +150,7 @@ class StageRuntime(Frozen):
     gpus: int | None = None
     nodes: int = 1
     procs_per_node: int | None = None
-    launcher: Literal["local", "torchrun", "slurm", "ray"] = "local"
+    launcher: Literal["torchrun", "slurm"] = "torchrun"  # slurm: the stage becomes an sbatch job
     throughput: float | None = None  # tokens/s/GPU, for GPU-hours
     price: float | None = None  # USD per GPU-hour
     micro_batch: int | None = None
@@ -212,7 +212,7 @@ class Stage(Frozen):
     optimizer: OptimizerConfig | None = None
     schedule: ScheduleSpec | None = None
     yarn: YarnConfig | None = None
-    doc_mask: bool = False
+    doc_mask: bool | None = None  # None: on for SFT (packed chats never attend to each other), else off
     seed: int | None = None
     dpo: DpoSettings | None = None
     rlvr: RlvrSettings | None = None

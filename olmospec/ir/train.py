@@ -8,19 +8,22 @@ identity: moving a run to a cluster must not invalidate its results.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from olmospec.ir.base import Frozen
 from olmospec.ir.model import ModelConfig, YarnConfig
 
 
 class DataComponent(Frozen):
-    """One source of a stage's data: a token-shard folder (CONTRACTS.md), or for SFT a chat jsonl."""
+    """One source of a stage's data: a token-shard folder (CONTRACTS.md), or for SFT chat records."""
 
     name: str
-    path: str
+    path: str  # the token-shard folder; for SFT where the records are (a glob, folder or dataset)
     share: float  # fraction of the stage's tokens, the shares of a stage add up to 1
     max_repeat: float | None = None
+    # SFT: how to read the records, as `runners.inputs` takes it (a source with its fields, format,
+    # dataset and split, or an upstream stage's docs/ folder); None reads `path` as chat files
+    records: dict[str, Any] | None = None
 
 
 class OptimizerConfig(Frozen):
@@ -50,6 +53,7 @@ class TrainRuntime(Frozen):
 
     nnodes: int = 1
     nproc_per_node: int = 1
+    launcher: Literal["torchrun", "slurm"] = "torchrun"  # see runners/train/launch.py
     device: Literal["cpu", "cuda", "auto"] = "auto"
     micro_batch: int | None = None  # sequences per forward pass; None = the whole per-rank batch
     compile: bool = False
@@ -74,7 +78,7 @@ class TrainConfig(Frozen):
     optimizer: OptimizerConfig
     schedule: ScheduleConfig
     yarn: YarnConfig | None = None
-    doc_mask: bool = False  # intra-document attention masking
+    doc_mask: bool = False  # intra-document attention masking (the compiler's default is on for SFT)
     seed: int = 0
     output: str  # runs/<stage-id>
     runtime: TrainRuntime = TrainRuntime()

@@ -52,8 +52,11 @@ def doc_suffix(path: str | os.PathLike) -> str:
 
 
 def is_hf_dataset(path: str | os.PathLike) -> bool:
-    """A folder written by `datasets.Dataset.save_to_disk` (it holds `state.json`)."""
-    return Path(path, "state.json").is_file()
+    """A folder written by `datasets.Dataset.save_to_disk`, or a hub dataset's pseudo-shard
+    (`runners.hf_dataset`)."""
+    from runners.hf_dataset import HUB_PREFIX, is_saved_dataset
+
+    return str(path).startswith(HUB_PREFIX) or is_saved_dataset(path)
 
 
 def list_shards(paths: Iterable[str | os.PathLike]) -> list[str]:
@@ -108,6 +111,14 @@ def read_shard(
     return docs, rejects
 
 
+def iter_records(path: str | os.PathLike) -> Iterator[tuple[int, Any]]:
+    """Every record of a shard as stored, with its 1-based line (or row): a dict, or for a record
+    that cannot be read at all, the reason as a string (`invalid_json`, `invalid_utf8`, ...). For
+    readers with their own record schema (chats), which check fields themselves."""
+    for line, record in _records(path):
+        yield line, (record.reason if isinstance(record, _Bad) else record)
+
+
 class _Bad:
     """A record that failed before it became a dict (bad bytes or bad JSON)."""
 
@@ -118,7 +129,7 @@ class _Bad:
 
 
 def _records(path: str | os.PathLike) -> Iterator[tuple[int, Any]]:
-    if Path(path).is_dir():
+    if is_hf_dataset(path) or Path(path).is_dir():
         yield from _hf_records(path)
         return
     suffix = doc_suffix(path)
@@ -202,11 +213,9 @@ def _parquet_records(path: str | os.PathLike) -> Iterator[tuple[int, Any]]:
 
 
 def _hf_records(path: str | os.PathLike) -> Iterator[tuple[int, Any]]:
-    import datasets  # NOTE: imported here: heavy, and only needed for this input kind
+    from runners.hf_dataset import open_dataset  # NOTE: imports datasets: heavy, only for this input kind
 
-    ds = datasets.load_from_disk(str(path))
-    if isinstance(ds, datasets.DatasetDict):
-        raise TypeError(f"{path}: a DatasetDict; pass one split's folder (e.g. {path}/train)")
+    ds = open_dataset(path)
     row = 0
     for batch in ds.iter(batch_size=4096):
         columns = list(batch)

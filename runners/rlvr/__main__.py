@@ -1,9 +1,12 @@
-"""`python -m runners.rlvr --config FILE`: read an RlvrConfig (stage config + runtime file) and run
-the stage; with several processes in `runtime` it re-executes itself under torchrun first."""
+"""`python -m runners.rlvr --config stages/<id>.json`: run one RLVR stage.
+
+The config is read through the runner convention (`runners.stage_main`): the stage config merged
+with its runtime file, validated as an `RlvrConfig`. With more than one process in the runtime this
+re-executes itself under torchrun first (`runners.train.launch`), as training stages do.
+"""
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
@@ -12,34 +15,29 @@ import sys
 # threads that sleep cost little on a quiet machine. An explicit setting in the environment wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from pydantic import ValidationError
+from olmospec.ir.rlvr import RlvrConfig  # noqa: E402
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m runners.rlvr", description=__doc__.splitlines()[0])
-    ap.add_argument("--config", required=True, help="the stage config written by `olmospec compile`")
-    args = ap.parse_args(argv)
-    from olmospec.ir.rlvr import RlvrConfig
-    from olmospec.stage_io import read_stage_config
-
-    try:
-        config = RlvrConfig.model_validate(read_stage_config(args.config))
-    except (OSError, ValueError, ValidationError) as e:
-        print(f"error: runners.rlvr: bad config {args.config}: {e}", file=sys.stderr)
-        return 1
-    from runners.train.errors import StageError
+def _launch(config: RlvrConfig, path: str) -> None:
     from runners.train.launch import maybe_reexec
 
-    maybe_reexec(config.runtime, args.config, module="runners.rlvr")
+    maybe_reexec(config.runtime, path, config.stage_id, config.output, module="runners.rlvr")
+
+
+def _run(config: RlvrConfig) -> dict:
     from runners.rlvr.stage import run
 
-    try:
-        run(config)
-    except StageError as e:
-        print(f"error: runners.rlvr {config.stage_id}: {e}", file=sys.stderr)
-        return 1
-    return 0
+    return run(config)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from runners.stage_main import StageFailure, stage_main
+
+    # NOTE: as for training: a ValueError from inside torch is a bug, not bad input
+    stage_main("rlvr", __doc__, _run, argv, config_type=RlvrConfig, launch=_launch, receipt=False,
+               user_errors=(StageFailure, OSError))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
+    sys.exit(0)

@@ -1,41 +1,38 @@
-"""`python -m runners.train --config FILE`: read a TrainConfig JSON and run the stage.
+"""`python -m runners.train --config stages/<id>.json`: run one pretrain, midtrain, longctx or sft stage.
 
-With more than one process in `runtime` this re-executes itself under torchrun first (see
-`runners.train.launch`). A config that does not validate is reported in one line, without traceback.
+The config is read through the runner convention (`runners.stage_main`): the stage config merged with
+its runtime file, validated as a `TrainConfig`. With more than one process in the runtime this
+re-executes itself under torchrun first (`runners.train.launch`), so every rank reads the same files.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
-
-from pydantic import ValidationError
 
 from olmospec.ir.train import TrainConfig
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m runners.train", description=__doc__.splitlines()[0])
-    ap.add_argument("--config", required=True, help="a TrainConfig JSON file written by olmospec compile")
-    args = ap.parse_args(argv)
-    try:
-        config = TrainConfig.model_validate_json(Path(args.config).read_text())
-    except (OSError, ValidationError) as e:
-        print(f"runners.train: bad config {args.config}: {e}", file=sys.stderr)
-        return 2
-    from runners.train.errors import StageError
+def _launch(config: TrainConfig, path: str) -> None:
     from runners.train.launch import maybe_reexec
+
+    maybe_reexec(config.runtime, path, config.stage_id, config.output)
+
+
+def _run(config: TrainConfig) -> dict:
     from runners.train.loop import run
 
-    maybe_reexec(config.runtime, args.config)
-    try:
-        run(config)
-    except StageError as e:
-        print(f"runners.train: {args.config}: {e}", file=sys.stderr)
-        return 2
-    return 0
+    return run(config)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from runners.stage_main import StageFailure, stage_main
+
+    # NOTE: a ValueError from deep inside torch is a bug, not bad input: only StageError (a
+    # StageFailure) and OS errors (a missing file) are reported as one line.
+    stage_main("train", __doc__, _run, argv, config_type=TrainConfig, launch=_launch, receipt=False,
+               user_errors=(StageFailure, OSError))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
+    sys.exit(0)

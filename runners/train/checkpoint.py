@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import shutil
 import warnings
 from pathlib import Path
@@ -23,6 +24,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from runners.train.errors import StageError
 from runners.train.launch import Dist
 
 KEEP = 2  # complete checkpoints kept on disk; older ones are deleted after a new one lands
@@ -109,11 +111,18 @@ class Checkpointer:
             pointer = self.folder / "latest.tmp"
             pointer.write_text(final.name + "\n")
             os.replace(pointer, self.folder / "latest")
+            with (self.folder / "saved_steps.txt").open("a") as log:  # which steps were checkpointed
+                log.write(f"{step}\n")
             done = sorted(p for p in self.folder.glob("step_*") if p.is_dir() and not p.name.endswith(".tmp"))
             for old in done[:-KEEP]:
                 shutil.rmtree(old, ignore_errors=True)
         _barrier(self.d)
         return final
+
+    def saved_steps(self) -> list[int]:
+        """Every step a checkpoint was written at, across resumes of the same run."""
+        log = self.folder / "saved_steps.txt"
+        return [int(x) for x in log.read_text().split()] if log.exists() else []
 
     def load(self, path: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -> dict:
         """Restore model, optimizer and RNG in place; returns the trainer state (step, sampler)."""
@@ -121,7 +130,13 @@ class Checkpointer:
 
         dcp.load({"app": _AppState(model, optimizer)}, checkpoint_id=str(path))
         mine = path / f"trainer_rank{self.d.rank}.pt"
-        trainer = torch.load(mine if mine.exists() else path / "trainer_rank0.pt", weights_only=False)
+        # weights_only: the trainer state is tensors, numbers and lists; nothing in it may run code
+        file = mine if mine.exists() else path / "trainer_rank0.pt"
+        try:
+            trainer = torch.load(file, weights_only=True)
+        except pickle.UnpicklingError as e:
+            raise StageError(f"{file}: refused to load: it holds more than tensors, numbers and lists "
+                             f"({str(e).splitlines()[0]}); delete the checkpoint folder to start over") from None
         _set_rng_state(trainer.pop("rng"))
         return trainer
 

@@ -1,19 +1,33 @@
-"""Process launch: re-execute under torchrun when the runtime asks for several processes, then set
-up the process group and the device.
+"""Process launch: re-execute under torchrun when the runtime asks for several processes or nodes,
+write the Slurm job when the launcher is Slurm, then set up the process group and the device.
 
 `python -m runners.train --config F` is the one command DVC runs. With `nproc_per_node > 1` or
 `nnodes > 1` it replaces itself (`os.execv`) with `python -m torch.distributed.run ... -m
 runners.train --config F`, so the stage's `cmd` never mentions the cluster shape (which is runtime,
-not identity). Multi-node jobs take the rendezvous from the environment, as schedulers set it:
-MASTER_ADDR, MASTER_PORT (default 29500) and NODE_RANK.
+not identity).
+
+- `launcher = torchrun` (the default): one node runs standalone; a multi-node stage takes its
+  rendezvous from the environment, as schedulers set it (MASTER_ADDR, MASTER_PORT, NODE_RANK), and
+  refuses to start without MASTER_ADDR, so several nodes can never run the stage as independent
+  single-process jobs that overwrite each other's outputs.
+- `launcher = slurm`: outside an allocation the runner writes `runs/<id>/slurm.sbatch` (one
+  `srun` task per node, each starting torchrun for its GPUs, then `dvc commit` of the stage on the
+  batch host) and stops with the `sbatch` command to submit it, so `dvc repro` records nothing
+  until the job has really run. Inside the allocation (SLURM_JOB_ID set) the node rank and node
+  count come from Slurm and must match the stage's runtime.
+
+Only global rank 0 writes `hf/`, `metrics.json`, `plots/` and `receipt.json`; the other ranks write
+their own checkpoint shards and nothing else.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import socket
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -25,28 +39,80 @@ def inside_torchrun() -> bool:
     return "LOCAL_RANK" in os.environ and "WORLD_SIZE" in os.environ
 
 
+def _node_rendezvous(runtime: TrainRuntime, env: dict[str, str]) -> tuple[str, str, str]:
+    """(node rank, master address, master port) of this node in a multi-node stage."""
+    if runtime.launcher == "slurm":
+        nnodes = int(env.get("SLURM_NNODES", "1"))
+        if nnodes != runtime.nnodes:
+            raise StageError(f"the Slurm allocation has {nnodes} node(s); runtime.nodes = {runtime.nnodes}")
+        rank = env.get("SLURM_NODEID", "0")
+    else:
+        rank = env.get("NODE_RANK", "0")
+    if "MASTER_ADDR" not in env:
+        raise StageError(f"runtime.nodes = {runtime.nnodes} needs MASTER_ADDR (and NODE_RANK) in the environment: "
+                         "without a rendezvous every node would train alone and overwrite the same outputs")
+    return rank, env["MASTER_ADDR"], env.get("MASTER_PORT", "29500")
+
+
 def torchrun_argv(runtime: TrainRuntime, config_path: str, env: dict[str, str],
                   module: str = "runners.train") -> list[str]:
-    """The command that runs `module` (this runner, or another stage kind built on it) under torchrun
-    with the runtime's process counts."""
+    """The command that runs `module` (this runner, or a stage kind built on it such as
+    runners.rlvr) under torchrun with the runtime's process counts."""
     argv = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={runtime.nproc_per_node}"]
     if runtime.nnodes == 1:
         argv.append("--standalone")
     else:
-        if "MASTER_ADDR" not in env:
-            raise StageError("runtime.nnodes > 1 needs MASTER_ADDR (and NODE_RANK) in the environment")
-        argv += [
-            f"--nnodes={runtime.nnodes}",
-            f"--node_rank={env.get('NODE_RANK', '0')}",
-            f"--master_addr={env['MASTER_ADDR']}",
-            f"--master_port={env.get('MASTER_PORT', '29500')}",
-        ]
+        rank, addr, port = _node_rendezvous(runtime, env)
+        argv += [f"--nnodes={runtime.nnodes}", f"--node_rank={rank}", f"--master_addr={addr}",
+                 f"--master_port={port}"]
     return argv + ["-m", module, "--config", config_path]
 
 
-def maybe_reexec(runtime: TrainRuntime, config_path: str, module: str = "runners.train") -> None:
-    """Replace this process by torchrun when more than one process is wanted; otherwise return."""
-    if inside_torchrun() or (runtime.nproc_per_node == 1 and runtime.nnodes == 1):
+def sbatch_script(runtime: TrainRuntime, config_path: str, stage_id: str, root: Path,
+                  module: str = "runners.train") -> str:
+    """The Slurm job of a stage: every node runs the stage's own command (which starts torchrun for
+    that node), then the batch host records the outputs in dvc.lock."""
+    cfg = Path(config_path)
+    dvc_yaml = cfg.parent.parent / "dvc.yaml"  # the compiler writes <out>/stages/<id>.json beside <out>/dvc.yaml
+    target = stage_id if str(dvc_yaml) in ("dvc.yaml", "./dvc.yaml") else f"{dvc_yaml}:{stage_id}"
+    gpus = f"#SBATCH --gpus-per-node={runtime.nproc_per_node}\n" if runtime.device != "cpu" else ""
+    python = shlex.quote(sys.executable)
+    dvc = shlex.quote(str(Path(sys.executable).with_name("dvc")))
+    run = f"NODE_RANK=$SLURM_NODEID exec {python} -m {module} --config {shlex.quote(config_path)}"
+    return (
+        "#!/bin/bash\n"
+        f"# Written by `python -m {module} --config {config_path}` (launcher = slurm). Submit: sbatch THIS_FILE\n"
+        f"#SBATCH --job-name={stage_id}\n"
+        f"#SBATCH --nodes={runtime.nnodes}\n"
+        "#SBATCH --ntasks-per-node=1\n"
+        f"{gpus}"
+        f"#SBATCH --output=runs/{stage_id}/slurm-%j.out\n"
+        "set -euo pipefail\n"
+        f"cd {shlex.quote(str(root))}\n"
+        'export MASTER_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)\n'
+        "export MASTER_PORT=${MASTER_PORT:-29500}\n"
+        f"srun --kill-on-bad-exit=1 bash -c {shlex.quote(run)}\n"
+        "# the batch host is node 0 (global rank 0 wrote the outputs): record them once\n"
+        f"{dvc} commit --force {shlex.quote(target)}\n"
+    )
+
+
+def maybe_reexec(runtime: TrainRuntime, config_path: str, stage_id: str = "", output: str = "",
+                 module: str = "runners.train") -> None:
+    """Replace this process by torchrun when more than one process is wanted; write the Slurm job
+    and stop when the launcher is Slurm and this is not a Slurm job; otherwise return."""
+    if inside_torchrun():
+        return
+    if runtime.launcher == "slurm" and "SLURM_JOB_ID" not in os.environ:
+        out = Path(output or f"runs/{stage_id}")
+        out.mkdir(parents=True, exist_ok=True)
+        script = out / "slurm.sbatch"
+        tmp = script.with_name(script.name + ".tmp")
+        tmp.write_text(sbatch_script(runtime, config_path, stage_id, Path.cwd(), module))
+        os.replace(tmp, script)
+        raise StageError(f"launcher = slurm: this stage runs as a Slurm job of {runtime.nnodes} node(s). "
+                         f"Submit it with `sbatch {script}`; the job records its outputs with `dvc commit`")
+    if runtime.nproc_per_node == 1 and runtime.nnodes == 1:
         return
     argv = torchrun_argv(runtime, config_path, dict(os.environ), module)
     sys.stdout.flush()

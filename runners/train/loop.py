@@ -126,6 +126,24 @@ class Stage:
             self._check_repeats()
         self.rows = rank_rows(config.batch_seqs, d.rank, d.world)
         self.autocast = (not d.initialized) and self.dtype != torch.float32
+        self.micro_per_step = 0
+
+    def effective_runtime(self) -> dict:
+        """The runtime as it took effect, read back from the process and the model (not copied
+        from the config), so a test can tell that each setting reached the run."""
+        layers = self.model.model.layers
+        return {
+            "world_size": self.d.world,
+            "device": self.d.device.type,
+            "fsdp": self.d.initialized,
+            "threads": torch.get_num_threads(),
+            "micro_batches_per_step": self.micro_per_step,
+            "compiled_layers": sum(getattr(layer, "_compiled_call_impl", None) is not None for layer in layers),
+            "activation_checkpointing": bool(getattr(self.model, "is_activation_checkpointing" if hasattr(
+                self.model, "is_activation_checkpointing") else "is_gradient_checkpointing", False)),
+            "dtype": str(self.dtype).removeprefix("torch."),
+            "checkpoint_every": self.config.runtime.checkpoint_every,
+        }
 
     def _check_repeats(self) -> None:
         """Refuse a run that would read a source more often than its `max_repeat` allows."""
@@ -153,6 +171,7 @@ class Stage:
         for g in self.optimizer.param_groups:
             g["lr"] = lr
         micro = micro_batches(self.batch(step), cfg.runtime.micro_batch)
+        self.micro_per_step = len(micro)
         local = sum(int((m.targets != IGNORE).sum()) for m in micro)
         n_tokens = float(_all_sum(torch.tensor(float(local), dtype=torch.float64, device=d.device), d))
         scale = d.world / max(1.0, n_tokens)
@@ -262,6 +281,9 @@ def _run(config: TrainConfig, d: Dist) -> dict:
             summary["epochs_per_source"] = stage.mixture.epochs()
         else:
             summary["sft_data"] = stage.chat.stats()
+            mx.write_jsonl(out / "rejects.jsonl", stage.chat.rejects)
+        summary["checkpoint_steps"] = saver.saved_steps()
+        summary["runtime"] = stage.effective_runtime()
         summary["params"] = sum(p.numel() for p in stage.model.parameters())
         summary["flops_per_token"] = fpt
         (out / "metrics.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")

@@ -113,17 +113,48 @@ def file_hash(path: Path) -> str:
 
 
 def input_hashes(config: TrainConfig) -> dict[str, str]:
-    """Cheap fingerprints of the inputs: each shard's meta.json (which names its documents' hash) or
-    each chat file, and the tokenizer's files."""
+    """Fingerprints of everything the stage reads: for token shards their content (meta.json, plus
+    tokens.bin and offsets.npy unless meta.json carries their sha256), for SFT every record file,
+    and the tokenizer's files. A resumed run is checked against them, so checkpoints made from
+    other data (same ids and counts, other tokens) are never resumed."""
     out = {}
     for comp in config.data:
-        p = Path(comp.path)
-        files = (sorted(p.rglob("meta.json")) or sorted(p.rglob("*.jsonl"))) if p.is_dir() else [p]
-        for f in files:
+        for f in _data_files(config, comp):
             out[str(f)] = file_hash(f)
     for f in sorted(Path(config.tokenizer).glob("*.json")):
         out[str(f)] = file_hash(f)
     return out
+
+
+def _data_files(config: TrainConfig, comp) -> list[Path]:
+    if config.kind == "sft":
+        from runners.hf_dataset import dataset_files
+        from runners.inputs import shards_of
+        from runners.train.sft import component_input
+
+        files: list[Path] = []
+        for shard in shards_of(component_input(comp)):
+            is_dataset = Path(shard, "state.json").exists() or not Path(shard).exists()
+            files += dataset_files(shard) if is_dataset else [Path(shard)]
+        return files
+    from runners.train.data import shard_folders
+
+    files = []
+    for folder in shard_folders(comp.path):
+        files.append(folder / "meta.json")
+        meta = json.loads((folder / "meta.json").read_text())
+        if not {"tokens_sha256", "offsets_sha256"} <= set(meta):
+            files += [folder / "tokens.bin", folder / "offsets.npy"]
+    return files
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> None:
+    """Rows as JSON lines, atomically (a reader never sees half a file)."""
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, sort_keys=True, ensure_ascii=False) + "\n")
+    tmp.replace(path)
 
 
 def receipt(config: TrainConfig, *, wall_s: float, summary: dict, world: int, device: torch.device) -> dict:
@@ -150,4 +181,5 @@ def receipt(config: TrainConfig, *, wall_s: float, summary: dict, world: int, de
         "wall_time_s": wall_s,
         "tokens_per_s": summary.get("mean_tokens_per_s"),
         "mfu": summary.get("mfu"),
+        "runtime": summary.get("runtime"),
     }

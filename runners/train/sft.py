@@ -7,6 +7,13 @@ so that evaluation and RL prompt the model exactly as it was trained:
 
 Each piece is tokenized on its own and the ids concatenated, so the loss mask is exact: the loss
 covers an assistant message's content and its EOS (the model must learn to stop), nothing else.
+Message contents are encoded as text even where they contain a special token's string (a chat about
+`<|endoftext|>` must not end a document); only the template's own role tokens are special ids.
+
+Records are read through `runners.inputs` from wherever the spec points: a source's files (jsonl,
+jsonl.gz, jsonl.zst, parquet), an HF dataset (a `save_to_disk` folder or a cached hub id, with its
+split), or an upstream curation's `docs/` folder. Unreadable records and records that are not
+valid chats are kept with file, line and reason (`rejects`, written to the stage's rejects.jsonl).
 
 Conversations are packed greedily into rows of `seq_len` tokens in an order drawn per epoch from
 (seed, epoch), so row k of the whole run is a pure function of (seed, k) and resuming needs no state.
@@ -16,10 +23,8 @@ are not valid chats are counted by reason.
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -41,14 +46,15 @@ ROLES = ("system", "user", "assistant")
 def encode_chat(messages: list[dict], tokenizer) -> tuple[list[int], list[bool]]:
     """Token ids of one conversation and, per id, whether it is trained on (assistant content+EOS)."""
 
-    def ids(text: str) -> list[int]:
-        return tokenizer(text, add_special_tokens=False)["input_ids"]
+    def ids(text: str, special: bool = False) -> list[int]:
+        # NOTE: split_special_tokens: a special token's string inside a message is ordinary text
+        return tokenizer(text, add_special_tokens=False, split_special_tokens=not special)["input_ids"]
 
     out: list[int] = []
     train: list[bool] = []
     for m in messages:
         role, content = m["role"], m["content"]
-        head = ids(f"<|{role}|>\n")
+        head = ids(f"<|{role}|>\n", special=True)
         out += head
         train += [False] * len(head)
         if role == "assistant":
@@ -73,35 +79,26 @@ def _problem(record: object) -> str | None:
     return None
 
 
-SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst")
+def component_input(comp: DataComponent) -> dict:
+    """How to read a component's chat records (`runners.inputs`): the compiler's `records`, or for a
+    bare path a source of chat files."""
+    if comp.records is not None:
+        return dict(comp.records)
+    return {"kind": "source", "name": comp.name, "path": comp.path, "text": "messages", "id": "id"}
 
 
-def _jsonl_files(path: str) -> list[Path]:
-    p = Path(path)
-    if p.is_dir():
-        return sorted(f for f in p.rglob("*") if f.name.endswith(SUFFIXES))
-    if not p.exists():
-        raise StageError(f"SFT data {path} does not exist")
-    return [p]
+def read_chats(comp: DataComponent):
+    """(file, line, record or reject reason) of every record of a component, in a stable order."""
+    from runners.curation.io import iter_records
+    from runners.inputs import InputError, shards_of
 
-
-def _lines(path: Path):
-    """Lines of a jsonl file, plain, gzip or zstd (the CONTRACTS.md document formats)."""
-    if path.name.endswith(".gz"):
-        import gzip
-
-        with gzip.open(path, "rt", encoding="utf-8") as f:
-            yield from f
-    elif path.name.endswith(".zst"):
-        import io
-
-        import zstandard
-
-        with path.open("rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw) as z:
-            yield from io.TextIOWrapper(z, encoding="utf-8")
-    else:
-        with path.open(encoding="utf-8") as f:
-            yield from f
+    try:
+        shards = shards_of(component_input(comp))
+    except (InputError, ValueError, FileNotFoundError) as e:
+        raise StageError(f"SFT data '{comp.name}': {e}") from None
+    for shard in shards:
+        for line, record in iter_records(shard):
+            yield shard, line, record
 
 
 class ChatData:
@@ -113,24 +110,20 @@ class ChatData:
         self.skipped: Counter[str] = Counter()
         self.truncated = 0
         self.convs: list[tuple[np.ndarray, np.ndarray]] = []
+        self.rejects: list[dict] = []
         for comp in components:
-            for f in _jsonl_files(comp.path):
-                for line in _lines(f):
-                    if not line.strip():
-                        continue
-                    try:
-                        record = json.loads(line)
-                    except json.JSONDecodeError:
-                        self.skipped["invalid_json"] += 1
-                        continue
-                    if (why := _problem(record)) is not None:
-                        self.skipped[why] += 1
-                        continue
-                    ids, train = encode_chat(record["messages"], tokenizer)
-                    if len(ids) > seq_len:
-                        self.truncated += 1
-                        ids, train = ids[:seq_len], train[:seq_len]
-                    self.convs.append((np.array(ids, dtype=np.int64), np.array(train, dtype=bool)))
+            for file, line, record in read_chats(comp):
+                why = record if isinstance(record, str) else _problem(record)
+                if why is not None:
+                    self.skipped[why] += 1
+                    rid = record.get("id") if isinstance(record, dict) else None
+                    self.rejects.append({"id": rid, "reason": why, "file": file, "line": line})
+                    continue
+                ids, train = encode_chat(record["messages"], tokenizer)
+                if len(ids) > seq_len:
+                    self.truncated += 1
+                    ids, train = ids[:seq_len], train[:seq_len]
+                self.convs.append((np.array(ids, dtype=np.int64), np.array(train, dtype=bool)))
         if not self.convs:
             raise StageError(
                 f"no usable chat records in {[c.path for c in components]} ({dict(self.skipped)})"

@@ -5,18 +5,14 @@ stage starts over instead of resuming checkpoints made from the old data."""
 
 import json
 import os
-import random
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from dvc_repo import DVC, env, make_repo, repro, run_dir, word_docs
 
-ROOT = Path(__file__).resolve().parents[2]
-DVC = str(Path(sys.executable).with_name("dvc"))
 SPEC = """
 olmospec 1
 tokenizer tok { train = bpe  vocab = 320  data = [text] }
@@ -29,39 +25,21 @@ model tiny {
 stage pretrain {
   model = tiny  data = m  steps = 300  seq = 64  batch = 8 seqs  lr = 3e-3
   schedule cosine { warmup = 2 steps  final = 10% }
-  runtime { device = cpu  threads = 1  checkpoint_every = 20 }
+  runtime { device = cpu  threads = 1  checkpoint_every = 30 }
 }
 """
 
 
-def _env():
-    return {**os.environ, "DVC_NO_ANALYTICS": "1",
-            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])}
-
-
-def _repo(path: Path, seed: int = 0) -> Path:
-    path.mkdir(parents=True)
-    shutil.copytree(ROOT / "runners", path / "runners", ignore=shutil.ignore_patterns("__pycache__"))
-    rng = random.Random(seed)
-    words = ["the", "a", "model", "data", "token", "train", "loss", "step", "mix", "source", "curve", "weight", "seed", "shard"]
-    (path / "data").mkdir()
-    with open(path / "data/text.jsonl", "w") as f:
-        f.writelines(json.dumps({"id": f"t{i}", "text": " ".join(rng.choice(words) for _ in range(60))}) + "\n" for i in range(300))
-    (path / "flow.ospec").write_text(SPEC)
-    subprocess.run([sys.executable, "-m", "olmospec.cli", "--root", str(path), "compile", str(path / "flow.ospec"),
-                    "--out", "."], check=True, capture_output=True)
-    subprocess.run([DVC, "init", "-q", "--no-scm"], cwd=path, check=True, env=_env())
-    return path
+def _repo(path: Path) -> Path:
+    return make_repo(path, SPEC, {"data/text.jsonl": word_docs()}, git=False)
 
 
 def _pretrain_dir(repo: Path) -> Path:
-    return next(p for p in (repo / "runs").iterdir() if p.name.startswith("pretrain-"))
+    return run_dir(repo, "pretrain-")
 
 
 def _repro(repo: Path) -> subprocess.CompletedProcess:
-    r = subprocess.run([DVC, "repro"], cwd=repo, capture_output=True, text=True, env=_env(), check=False)
-    assert r.returncode == 0, r.stdout + r.stderr
-    return r
+    return repro(repo)
 
 
 @pytest.mark.slow
@@ -73,7 +51,7 @@ def test_killed_repro_resumes_bitwise_and_foreign_checkpoints_are_discarded(tmp_
     want = load_file(str(_pretrain_dir(a) / "hf/model.safetensors"))
 
     b = _repo(tmp_path / "b")
-    proc = subprocess.Popen([DVC, "repro"], cwd=b, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    proc = subprocess.Popen([DVC, "repro"], cwd=b, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     deadline = time.time() + 300
     latest = None
@@ -87,10 +65,13 @@ def test_killed_repro_resumes_bitwise_and_foreign_checkpoints_are_discarded(tmp_
     assert latest is not None, "training finished before the kill: give it more steps"
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    # the checkpoint the rerun must resume from: what `latest` names once every process is dead
+    killed_at = int(latest.read_text().strip().removeprefix("step_"))
+    assert killed_at % 30 == 0 and 0 < killed_at < 300  # checkpoint_every = 30 reached the runner (not 100)
     _repro(b)
     out = _pretrain_dir(b)
     receipt = json.loads((out / "receipt.json").read_text())
-    assert 0 < receipt["resumed_from_step"] < 300
+    assert receipt["resumed_from_step"] == killed_at
     got = load_file(str(out / "hf/model.safetensors"))
     assert set(got) == set(want)
     assert all(bool((got[k] == want[k]).all()) for k in want), "resumed weights differ from an uninterrupted run"

@@ -57,9 +57,12 @@ def test_stage_chain_trains_exports_and_reloads(tmp_path, tokenizer_dir, shards,
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [
         "fingerprint.json",
         "latest",
+        "saved_steps.txt",
         "step_00000020",
         "step_00000030",
     ]
+    assert metrics["checkpoint_steps"] == [10, 20, 30]
+    assert metrics["runtime"]["micro_batches_per_step"] == 2 and metrics["runtime"]["threads"] == 1
 
     # the HF export loads with AutoModelForCausalLM and gives the logits of the final checkpoint
     hf = AutoModelForCausalLM.from_pretrained(out / "hf").eval()
@@ -216,4 +219,4 @@ def test_bad_config_is_one_line_error(tmp_path):
         text=True,
         timeout=60,
     )
-    assert r.returncode == 2 and "bad config" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 1 and "bad config" in r.stderr and "Traceback" not in r.stderr

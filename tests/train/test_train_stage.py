@@ -85,7 +85,7 @@ def test_unsupported_model_is_one_line_error_from_the_cli(tmp_path, tokenizer_di
         tmp_path, tokenizer_dir, [("prose", shards["prose"], 1.0)], model=tiny_model(norm_placement="pre")
     )
     r = run_runner(write_config(cfg, tmp_path / "c.json"))
-    assert r.returncode == 2 and "norm_placement" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 1 and "norm_placement" in r.stderr and "Traceback" not in r.stderr
     assert not json.dumps(r.stderr).count("\\n") > 2
 
 
