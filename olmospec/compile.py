@@ -35,7 +35,7 @@ RUNNER_DEPS: dict[str, list[str]] = {
     "pairs": ["runners/pairs.py", "runners/generate", "runners/dpo", *_READING],
     "ref_logps": ["runners/ref_logps.py", "runners/dpo", "runners/train", *_READING],
     "dpo": ["runners/dpo", "runners/train"],
-    "rlvr": ["runners/rlvr.py", "runners/train"],
+    "rlvr": ["runners/rlvr", "runners/train", "runners/generate", "runners/inputs.py", "runners/curation/io.py"],
     "eval": ["runners/eval.py"],
     "report": ["runners/report.py"],
 }

@@ -153,13 +153,25 @@ def _post_common(b, st: S.Stage, prev: Node | None) -> dict[str, Any]:
 
 
 def rlvr_node(b, st: S.Stage, prev: Node | None) -> Node:
+    """An RlvrConfig (olmospec/ir/rlvr.py), validated here like a training stage's config."""
+    from olmospec.ir.rlvr import RlvrConfig
+
     r = st.rlvr
     prompts, p_ups, p_deps, _ = b.docs_input(r.prompts)
-    sem = {**_post_common(b, st, prev), "prompts": prompts, **r.model_dump(mode="json", exclude={"prompts"})}
-    node = make_node("rlvr", st.name, sem, _uniq(([prev] if prev else []) + p_ups), inputs=p_deps, outs=["hf"],
-                     metrics=["metrics.json"], plots=["plots/train.csv"])
-    node.runtime = _runtime(st.runtime)
+    tok_path, tok_nodes = b.tokenizer(st.tokenizer) if st.tokenizer else ("", [])
     model = model_of(b, st)
+    common = _post_common(b, st, prev)
+    sem = {
+        "kind": "rlvr", "model": model.model_dump(mode="json") if model else None, "tokenizer": tok_path,
+        "init_from": prev.out_dir if prev else None, "prompts": prompts, "steps": st.steps,
+        "optimizer": common["optimizer"], "schedule": common["schedule"], "seed": common["seed"],
+        **r.model_dump(mode="json", exclude={"prompts", "refills", "retire"}),
+        "max_refills": r.refills, "retire_above": r.retire,
+    }
+    node = make_node("rlvr", st.name, sem, _uniq(([prev] if prev else []) + tok_nodes + p_ups), inputs=p_deps,
+                     outs=["hf", "checkpoints"], metrics=["metrics.json"], plots=["plots/train.csv"])
+    node.runtime = _runtime(st.runtime)
+    RlvrConfig.model_validate({**sem, "stage_id": node.id, "output": node.out_dir, "runtime": node.runtime})
     # Learner tokens: every sampled completion at its maximum length (an upper bound).
     tokens = st.steps * r.prompts_per_batch * r.group * r.max_response if st.steps else None
     return _plan(node, b, st, model, tokens, r.max_response)

@@ -17,10 +17,12 @@ from olmospec.ir import spec as S
 from olmospec.ir.model import ModelConfig, YarnConfig
 from olmospec.ir.train import OptimizerConfig
 
+_OFF = object()  # a setting written `off`: None in the IR, where an absent setting keeps its default
+
 
 def _build(cls, diags: Diagnostics, pos: Pos, **kw):
     try:
-        return cls(**{k: v for k, v in kw.items() if v is not None})
+        return cls(**{k: (None if v is _OFF else v) for k, v in kw.items() if v is not None})
     except ValidationError as e:
         for err in e.errors():
             loc = ".".join(str(x) for x in err["loc"])
@@ -280,7 +282,7 @@ _DPO_FIELDS = {"prompts", "pairs", "loss", "beta", "label_smoothing", "length_co
                "temperature", "top_p", "max_response", "generator"}
 _DELTA_ONLY = ("prompts", "verify", "temperature", "top_p", "max_response", "generator")
 _RLVR_FIELDS = {"prompts", "rewards", "group", "prompts_per_batch", "clip", "tis_cap", "kl", "active_sampling",
-                "temperature", "max_response", "minibatches"}
+                "temperature", "max_response", "minibatches", "template", "advantages", "refills", "retire"}
 _RUNTIME_FIELDS = {
     "gpus": units.positive_int, "nodes": units.positive_int, "procs_per_node": units.positive_int,
     "launcher": units.word("torchrun", "slurm"), "throughput": units.throughput,
@@ -322,6 +324,17 @@ def _dpo(name: str, b: Body, pos: Pos, diags: Diagnostics):
                   top_p=b.get("top_p", units.unit_fraction, None),
                   max_response=b.get("max_response", units.tokens, None),
                   generator=b.get("generator", units.word("hf", "vllm"), None))
+
+
+def _off_or(conv):
+    """`off`, or a value read by `conv`: for optional settings whose default is on (retire, tis_cap)."""
+
+    def read(v: ast.Value):
+        if isinstance(v, ast.Name) and v.name == "off":
+            return _OFF
+        return conv(v)
+
+    return read
 
 
 def read_stage(name: str, sec: ast.Section, diags: Diagnostics):
@@ -406,12 +419,15 @@ def read_stage(name: str, sec: ast.Section, diags: Diagnostics):
         dpo = _dpo(name, b, sec.pos, diags)
     if kind == "rlvr":
         rlvr = _build(S.RlvrSettings, diags, sec.pos, prompts=b.get("prompts", units.name, None, required_pos=sec.pos),
-                      rewards=b.get("rewards", units.list_of(units.word("math", "code", "ifeval", "random")), None,
-                                    required_pos=sec.pos),
+                      rewards=b.get("rewards", units.list_of(units.word("math", "code", "ifeval", "random", "format")),
+                                    None, required_pos=sec.pos),
+                      template=b.get("template", units.word("chat", "answer"), None),
                       group=b.get("group", units.positive_int, None),
                       prompts_per_batch=b.get("prompts_per_batch", units.positive_int, None),
-                      clip=b.get("clip", units.pair(units.real), None), tis_cap=b.get("tis_cap", units.real, None),
+                      clip=b.get("clip", units.pair(units.real), None), tis_cap=b.get("tis_cap", _off_or(units.real), None),
                       kl=b.get("kl", units.nonneg_real, None), active_sampling=b.get("active_sampling", units.boolean, None),
+                      advantages=b.get("advantages", units.word("centered", "standard"), None),
+                      refills=b.get("refills", units.integer, None), retire=b.get("retire", _off_or(units.percent), None),
                       temperature=b.get("temperature", units.nonneg_real, None),
                       max_response=b.get("max_response", units.tokens, None),
                       minibatches=b.get("minibatches", units.positive_int, None))

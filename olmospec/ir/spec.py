@@ -187,13 +187,17 @@ class DpoSettings(Frozen):
 
 class RlvrSettings(Frozen):
     prompts: str
-    rewards: tuple[Literal["math", "code", "ifeval", "random"], ...]
+    rewards: tuple[Literal["math", "code", "ifeval", "random", "format"], ...]
+    template: Literal["chat", "answer"] = "chat"  # answer: RL-Zero's plain "Question: ...\nAnswer:" prompt
     group: int = 8
     prompts_per_batch: int = 64
     clip: tuple[float, float] = (0.2, 0.272)
     tis_cap: float | None = 2.0
     kl: float = 0.0
+    advantages: Literal["centered", "standard"] = "centered"
     active_sampling: bool = True
+    refills: int = 8  # generate rounds active sampling may add per step to fill the batch
+    retire: float | None = 0.875  # prompts solved at a pass rate above this are not sampled again
     temperature: float = 1.0
     max_response: int = 1024
     minibatches: int = 1

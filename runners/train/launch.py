@@ -57,7 +57,7 @@ def _node_rendezvous(runtime: TrainRuntime, env: dict[str, str]) -> tuple[str, s
 def torchrun_argv(runtime: TrainRuntime, config_path: str, env: dict[str, str],
                   module: str = "runners.train") -> list[str]:
     """The command that runs `module` (this runner, or a stage kind built on it such as
-    runners.dpo) under torchrun with the runtime's process counts."""
+    runners.dpo or runners.rlvr) under torchrun with the runtime's process counts."""
     argv = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={runtime.nproc_per_node}"]
     if runtime.nnodes == 1:
         argv.append("--standalone")
