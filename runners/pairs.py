@@ -42,6 +42,24 @@ def _verifier(name: str | None):
     return lambda text, rec: verifiers.ifeval_reward(text, rec.get("constraints") or [])
 
 
+def judge(chosen, rejected, rec: dict, verify: bool) -> tuple[str | None, list[str]]:
+    """(why the pair is dropped or None, the filters that kept it) for two `Completion`s."""
+    kept_by = ["nonempty", "chosen_complete", "distinct"]
+    if not chosen.text.strip():
+        return "empty_chosen", []
+    if not rejected.text.strip():
+        return "empty_rejected", []
+    if chosen.finish_reason == "length":
+        return "chosen_truncated", []
+    if chosen.text == rejected.text:
+        return "identical", []
+    if verify and (check := _verifier(rec.get("verifier"))) is not None:
+        if float(check(chosen.text, rec)) < 1.0:
+            return f"chosen_failed_{rec['verifier']}", []
+        kept_by.append(f"verifier:{rec['verifier']}")
+    return None, kept_by
+
+
 def _generate(side: dict, prompts: list[str], template_tok, sampling, runtime: dict, backend: str, desc: str):
     """Completions of one model; returns (Generation, which template prompted it)."""
     from runners.generate import generator, render
@@ -93,20 +111,7 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     kept, removed = [], []
     for i, rec in enumerate(recs):
         c, r = (results[side].completions[i][0] for side in SIDES)
-        why, kept_by = None, ["nonempty", "chosen_complete", "distinct"]
-        if not c.text.strip():
-            why = "empty_chosen"
-        elif not r.text.strip():
-            why = "empty_rejected"
-        elif c.finish_reason == "length":
-            why = "chosen_truncated"
-        elif c.text == r.text:
-            why = "identical"
-        elif cfg.get("verify") and (check := _verifier(rec.get("verifier"))) is not None:
-            if float(check(c.text, rec)) < 1.0:
-                why = f"chosen_failed_{rec['verifier']}"
-            else:
-                kept_by.append(f"verifier:{rec['verifier']}")
+        why, kept_by = judge(c, r, rec, bool(cfg.get("verify")))
         if why is not None:
             removed.append({"id": rec["id"], "reason": why, "detail": {"chosen": c.text[:200], "rejected": r.text[:200]}})
             continue
