@@ -75,7 +75,7 @@ def ref_node(b, st: S.Stage, prev: Node) -> Node:
            "max_pairs": None if isinstance(d.pairs, S.DeltaPairs) else d.max_pairs, "seed": st.seed or 0}
     node = make_node("ref_logps", f"{st.name}-ref", sem, _uniq([prev, *ups]), inputs=deps, always_changed=remote,
                      outs=["pairs.parquet", "removed.jsonl", "rejects.jsonl"], metrics=["stats.json"],
-                     stage=st.name)
+                     plots=["plots/lengths.csv"], stage=st.name)
     node.runtime = _runtime(st.runtime)
     return b.add(node)
 
@@ -87,6 +87,8 @@ def dpo_node(b, st: S.Stage, prev: Node | None) -> Node:
     ref = ref_node(b, st, prev)
     model = model_of(b, st)
     sem = {**_post_common(b, st, prev), "model": model.model_dump(mode="json") if model else None,
+           # NOTE: the policy is rebuilt from the model config: it must carry the RoPE (YaRN) it was trained with
+           "yarn": st.yarn.model_dump(mode="json") if st.yarn else None,
            "tokenizer": f"{prev.out_dir}/hf", "pairs": f"{ref.out_dir}/pairs.parquet", "loss": d.loss,
            "beta": d.beta, "label_smoothing": d.label_smoothing}
     node = make_node("dpo", st.name, sem, [prev, ref], outs=["hf", "checkpoints"], metrics=["metrics.json"],

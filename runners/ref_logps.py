@@ -14,7 +14,8 @@ than `seq_len` sends the record to the rejects (with file and line, like unreada
 whose completion lengths differ by more than `length_control` tokens are removed (reason
 `length_gap`); a hash of (seed, id) puts a `heldout` share of the rest aside. Outputs in
 runs/<id>/: `pairs.parquet` (runners.dpo.data), `removed.jsonl`, `rejects.jsonl`, `stats.json`
-(counts, completion lengths and length gaps before and after length control, tokens/s).
+(counts, completion lengths and length gaps before and after length control, tokens/s) and
+`plots/lengths.csv` (each pair's completion lengths and gap, and whether length control kept it).
 """
 
 from __future__ import annotations
@@ -56,11 +57,23 @@ def _write_parquet(path: Path, rows: list[dict[str, Any]]) -> None:
         pq.write_table(table, tmp)
 
 
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Completion lengths per pair before length control (a DVC plot), written atomically."""
+    import csv
+
+    from runners.curation.io import atomic_path
+
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, ["id", "chosen_tokens", "rejected_tokens", "length_gap", "kept"])
+        w.writeheader()
+        w.writerows(rows)
+
+
 def run(cfg: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     from runners.curation.io import write_jsonl
-    from runners.dpo.data import encode_side, sequence_logps, split_of
+    from runners.dpo.data import encode_side, pair_logps, split_of
     from runners.dpo.records import read
     from runners.generate.hf import load_model
     from runners.train.parallel import compute_dtype
@@ -76,7 +89,7 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     model, tok = load_model(cfg["model"], device, torch.float32)
     if not getattr(tok, "chat_template", None):
         raise StageFailure(f"{cfg['model']}: the reference model's tokenizer has no chat template")
-    seqs, before, removed, unreadable = [], ([], []), [], len(got.rejects)
+    seqs, before, removed, lengths, unreadable = [], ([], []), [], [], len(got.rejects)
     for file, line, rec in got.records:
         c_ids, c_start = encode_side(tok, rec["prompt"], rec["chosen"])
         r_ids, r_start = encode_side(tok, rec["prompt"], rec["rejected"])
@@ -87,7 +100,10 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
         lc, lr = len(c_ids) - c_start, len(r_ids) - r_start
         before[0].append(lc)
         before[1].append(lr)
-        if gap_cap is not None and abs(lc - lr) > gap_cap:
+        gap_ok = gap_cap is None or abs(lc - lr) <= gap_cap
+        lengths.append({"id": rec["id"], "chosen_tokens": lc, "rejected_tokens": lr, "length_gap": abs(lc - lr),
+                        "kept": int(gap_ok)})
+        if not gap_ok:
             removed.append({"id": rec["id"], "reason": "length_gap", "detail": {"chosen_tokens": lc, "rejected_tokens": lr}})
             continue
         kept_by = list((rec.get("provenance") or {}).get("kept_by") or []) + (["length_control"] if gap_cap else [])
@@ -95,24 +111,32 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
                      "kept_by": kept_by})
     write_jsonl(out / "removed.jsonl", removed)
     write_jsonl(out / "rejects.jsonl", [r.to_json() for r in got.rejects])  # also when nothing is left: to look at
+    _write_csv(out / "plots" / "lengths.csv", lengths)
     if not seqs:
         raise StageFailure(f"no usable pairs: {len(got.rejects)} rejected {got.counts()}, {len(removed)} removed by "
                            "length control")
     t0 = time.perf_counter()
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-    micro = runtime.get("micro_batch") or 16
-    sums, counts = sequence_logps(model, [x[side] for side in ("chosen", "rejected") for x in seqs], pad, micro, device,
-                                  dtype)
-    seconds = time.perf_counter() - t0
     n = len(seqs)
+    for x in seqs:
+        x["split"] = split_of(x["rec"]["id"], cfg["seed"], cfg["heldout"])
+    for split in ("train", "heldout"):  # each split on its own, as the DPO stage scores the held-out one
+        part = [x for x in seqs if x["split"] == split]
+        if part:
+            scored = pair_logps(model, [x["chosen"] for x in part], [x["rejected"] for x in part], pad,
+                                runtime.get("micro_batch"), device, dtype)
+            for k, x in enumerate(part):
+                x["logp"] = [float(scored[0][k]), float(scored[1][k])]
+                x["tokens"] = [int(scored[2][k]), int(scored[3][k])]
+    seconds = time.perf_counter() - t0
     rows = []
-    for i, x in enumerate(seqs):
-        c_n, r_n = int(counts[i]), int(counts[n + i])
-        rows.append({"id": x["rec"]["id"], "split": split_of(x["rec"]["id"], cfg["seed"], cfg["heldout"]),
+    for x in seqs:
+        (c_lp, r_lp), (c_n, r_n) = x["logp"], x["tokens"]
+        rows.append({"id": x["rec"]["id"], "split": x["split"],
                      "chosen_ids": x["chosen"][0], "chosen_start": x["chosen"][1], "rejected_ids": x["rejected"][0],
                      "rejected_start": x["rejected"][1], "chosen_tokens": c_n, "rejected_tokens": r_n,
-                     "ref_chosen_logp": float(sums[i]), "ref_rejected_logp": float(sums[n + i]),
-                     "ref_chosen_mean": float(sums[i]) / max(c_n, 1), "ref_rejected_mean": float(sums[n + i]) / max(r_n, 1),
+                     "ref_chosen_logp": c_lp, "ref_rejected_logp": r_lp,
+                     "ref_chosen_mean": c_lp / max(c_n, 1), "ref_rejected_mean": r_lp / max(r_n, 1),
                      "file": x["file"], "line": x["line"], "kept_by": x["kept_by"]})
     _write_parquet(out / "pairs.parquet", rows)
     splits = Counter(r["split"] for r in rows)

@@ -174,7 +174,7 @@ class DpoSettings(Frozen):
     pairs: DeltaPairs | str
     loss: Literal["dpo", "dpo_norm"] = "dpo_norm"
     beta: float = 5.0
-    label_smoothing: float = 0.0
+    label_smoothing: Annotated[float, Field(ge=0.0, lt=0.5)] = 0.0  # 0.5 or more would reverse the preference
     length_control: int | None = None  # max |len(chosen) - len(rejected)| in completion tokens
     max_pairs: int | None = None
     heldout: float = 0.05  # share of pairs kept out of training, for held-out reward accuracy

@@ -83,6 +83,24 @@ def sequence_logps(model, seqs: list[tuple], pad_id: int, micro_batch: int, devi
     return sums, counts
 
 
+MICRO_PAIRS = 8  # pairs per forward when scoring without gradients, unless runtime.micro_batch says
+
+
+def pair_logps(model, chosen: list[tuple], rejected: list[tuple], pad_id: int, micro_pairs: int | None, device,
+               dtype=torch.float32) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Summed completion log-probs and token counts of the chosen and rejected sides of pairs.
+
+    NOTE: the reference stage scores each split with this function and the DPO stage scores the
+    held-out split with it again, on the same sequences in the same order and batches: before
+    training, when the policy is the reference, the two agree to the last bit and every held-out
+    pair is an exact tie (float rounding differs between batch shapes, and would break ties at random).
+    """
+    sums, counts = sequence_logps(model, list(chosen) + list(rejected), pad_id, 2 * (micro_pairs or MICRO_PAIRS),
+                                  device, dtype)
+    n = len(chosen)
+    return sums[:n], sums[n:], counts[:n], counts[n:]
+
+
 @dataclass
 class PairSet:
     """The tokenized pairs of one split, as the DPO stage reads them."""

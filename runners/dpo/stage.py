@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from runners.dpo.data import PairSet, collate, read_pairs
-from runners.dpo.loss import completion_logps, dpo_loss, log_ratios
+from runners.dpo.data import PairSet, collate, pair_logps, read_pairs
+from runners.dpo.loss import completion_logps, dpo_loss, log_ratios, reward_accuracy
 from runners.train import metrics as mx
 from runners.train.data import rank_rows
 from runners.train.errors import StageError
@@ -84,12 +84,11 @@ class DpoStage(Stage):
                 "tokens": sum(len(ids) for ids, _ in seqs)}
 
     @staticmethod
-    def _sums(s: dict[str, torch.Tensor], weight: torch.Tensor) -> torch.Tensor:
-        """[loss, wins (ties count 1/2), margin, chosen reward, rejected reward, pairs], weighted."""
+    def _sums(s: dict[str, torch.Tensor]) -> torch.Tensor:
+        """[loss, wins (ties count 1/2), margin, chosen reward, rejected reward, pairs], summed."""
         c, r = s["chosen"].double(), s["rejected"].double()
         wins = (c > r).double() + 0.5 * (c == r).double()
-        cols = [s["loss"].detach().double(), wins, c - r, c, r, torch.ones_like(c)]
-        return torch.stack([(x * weight).sum() for x in cols])
+        return torch.stack([x.sum() for x in (s["loss"].detach().double(), wins, c - r, c, r, torch.ones_like(c))])
 
     def train_step(self, step: int) -> dict:
         cfg, d, model = self.config, self.d, self.model
@@ -108,7 +107,7 @@ class DpoStage(Stage):
                 model.set_requires_gradient_sync(i == len(chunks) - 1)
             s = self._scores(self.train, chunk)
             (s["loss"].sum() * scale).backward()
-            sums += self._sums(s, torch.ones(len(chunk), dtype=torch.float64, device=d.device))
+            sums += self._sums(s)
             tokens += s["tokens"]
         sums = _all_sum(sums, d)
         norm = self.optimizer_step()
@@ -132,22 +131,19 @@ class DpoStage(Stage):
 
     @torch.no_grad()
     def evaluate(self) -> dict:
-        """Loss, reward accuracy, margin and rewards on the held-out pairs (every rank takes its
-        share; shorter shares repeat a pair with weight 0, so all ranks run the same forwards)."""
-        d = self.d
-        n = len(self.heldout)
-        mine = list(range(d.rank, n, d.world))
-        per_rank = math.ceil(n / d.world)
-        weights = [1.0] * len(mine) + [0.0] * (per_rank - len(mine))
-        mine += [0] * (per_rank - len(mine))
-        sums = torch.zeros(6, dtype=torch.float64, device=d.device)
-        for k in range(0, per_rank, self.micro):
-            s = self._scores(self.heldout, mine[k : k + self.micro])
-            sums += self._sums(s, torch.tensor(weights[k : k + self.micro], dtype=torch.float64, device=d.device))
-        loss, wins, margin, chosen, rejected, count = (float(x) for x in _all_sum(sums, d))
-        return {"heldout_loss": loss / count, "heldout_reward_accuracy": wins / count,
-                "heldout_reward_margin": margin / count, "heldout_chosen_reward": chosen / count,
-                "heldout_rejected_reward": rejected / count, "heldout_pairs": int(count)}
+        """Loss, reward accuracy, margin and rewards on the held-out pairs. Scored exactly as the
+        reference stage scored them (`pair_logps`), so the policy before training ties every pair.
+        Under FSDP every rank scores the whole held-out split (its forwards are collective)."""
+        cfg, h = self.config, self.heldout
+        dtype = self.dtype if self.autocast else torch.float32
+        pc, pr, nc, nr = pair_logps(self.model, h.chosen, h.rejected, self.pad, cfg.runtime.micro_batch, self.d.device,
+                                    dtype)
+        loss = dpo_loss(pc, pr, h.ref_chosen, h.ref_rejected, cfg.beta, cfg.loss, nc, nr,
+                        label_smoothing=cfg.label_smoothing)
+        c, r = (cfg.beta * x for x in log_ratios(pc, pr, h.ref_chosen, h.ref_rejected, cfg.loss, nc, nr))
+        return {"heldout_loss": float(loss.mean()), "heldout_reward_accuracy": float(reward_accuracy(c, r)),
+                "heldout_reward_margin": float((c - r).mean()), "heldout_chosen_reward": float(c.mean()),
+                "heldout_rejected_reward": float(r.mean()), "heldout_pairs": len(h)}
 
     # -- what the stage reports and what its checkpoints depend on --------------------------------
     def summary(self, out: Path) -> dict:
