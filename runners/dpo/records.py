@@ -9,8 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from runners.curation.io import Reject
-from runners.curation.io import _records as records_of  # (line, record or a bad-record marker)
+from runners.curation.io import Reject, iter_records
 from runners.inputs import fields_of, shards_of
 
 
@@ -31,13 +30,15 @@ class Read:
 def _raw(cfg: dict[str, Any]) -> Iterator[tuple[str, int, Any]]:
     # a `pairs` stage output is one jsonl file; anything else is a source or curation output
     for shard in [cfg["path"]] if cfg.get("kind") == "pairs" else shards_of(cfg):
-        for line, rec in records_of(shard):
+        for line, rec in iter_records(shard):
             yield shard, line, rec
 
 
 def _problem(rec: Any, prompt_field: str, id_field: str, sides: tuple[str, ...]) -> str | None:
+    if isinstance(rec, str):  # iter_records: a record that could not be read, as its reason
+        return rec
     if not isinstance(rec, dict):
-        return getattr(rec, "reason", "not_an_object")
+        return "not_an_object"
     if rec.get(id_field) is None:
         return "missing_id"
     if not isinstance(rec[id_field], str):
