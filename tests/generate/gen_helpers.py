@@ -34,11 +34,12 @@ def build_tokenizer(folder: Path):
     return fast
 
 
-def build_model(vocab: int, eos: int, seed: int = 0, init_std: float = 0.2):
+def build_model(vocab: int, eos: int, seed: int = 0, init_std: float = 0.2, d_model: int = 64, heads: int = 4,
+                kv_heads: int = 2):
     from olmospec.ir.model import ModelConfig
     from runners.train.model import build_meta, hf_config, init_weights, materialize
 
-    cfg = ModelConfig(name="t", d_model=64, n_layers=4, n_heads=4, n_kv_heads=2, mlp_hidden=128,
+    cfg = ModelConfig(name="t", d_model=d_model, n_layers=4, n_heads=heads, n_kv_heads=kv_heads, mlp_hidden=128,
                       vocab_size=vocab, vocab_pad_to=64, attention_pattern=(8, 8, 8, None), init_std=init_std)
     model = build_meta(hf_config(cfg, eos_id=eos, pad_id=None, max_positions=256))
     materialize(model, "cpu")

@@ -1,4 +1,5 @@
-"""The vLLM backend gives the transformers backend's greedy completions on the same saved model.
+"""The vLLM backend gives the transformers backend's greedy completions on the same saved model
+(an Olmo3 checkpoint, which vLLM's model registry serves with its OLMo 2 implementation).
 
 Runs wherever vllm imports and a CUDA device is present (vLLM >= 0.10.2, the `gpu` extra); skipped,
 with the reason, elsewhere: the project's CPU machines cannot install vllm (CUDA-only wheel that
@@ -24,6 +25,19 @@ def _missing() -> str | None:
 
 
 pytestmark = pytest.mark.skipif(_missing() is not None, reason=_missing() or "")
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """The tiny model saved like a stage's hf/, with head size 64 (vLLM's attention kernels take
+    64 and up, not the 16 of the transformers-only tests)."""
+    from gen_helpers import build_model, build_tokenizer
+
+    folder = tmp_path_factory.mktemp("tiny_vllm")
+    tok = build_tokenizer(folder)
+    model = build_model(len(tok), tok.eos_token_id, d_model=128, heads=2, kv_heads=2)
+    model.save_pretrained(folder)
+    return folder, model, tok
 
 
 def test_vllm_greedy_matches_hf(tiny):
