@@ -14,6 +14,19 @@ from __future__ import annotations
 
 from olmospec.ir.model import ModelConfig
 
+# Dense (no sparsity) bf16 tensor-core peak of one accelerator, FLOP/s, from the vendors' datasheets
+# (NVIDIA H100 SXM: 989.4 TFLOPS; H200 and GH200 share its compute; A100: 312; B200: 2,250;
+# AMD MI300X: 1,307.4). The spec's `runtime { gpu = "H100" }` names one; `olmospec plan` divides a
+# stage's FLOPs per second (throughput x FLOPs per token) by it to show the MFU a throughput implies.
+GPU_PEAK_BF16_FLOPS: dict[str, float] = {
+    "A100": 312e12,
+    "H100": 989.4e12,
+    "H200": 989.4e12,
+    "GH200": 989.4e12,
+    "B200": 2250e12,
+    "MI300X": 1307.4e12,
+}
+
 
 def _layer_matmul_params(cfg: ModelConfig) -> int:
     """Weights of one block's matrix multiplications (attention projections and MLP)."""

@@ -1,4 +1,4 @@
-"""The `olmospec` command: check, fmt, schema, plan, graph, diff, compile, run, data.
+"""The `olmospec` command: check, fmt, schema, plan, graph, diff, compile, run, report, data.
 
 Every user error is printed as `file:line:col: error: message` with the source line and a caret,
 and exits with status 1; nothing here prints a traceback for bad input.
@@ -23,22 +23,35 @@ def _load(path: str, sources: dict[str, str]):
     return load_spec(path, sources)
 
 
+def _root(args) -> Path:
+    from olmospec.project import find_root
+
+    return Path(args.root) if args.root else find_root()
+
+
 def cmd_check(args) -> int:
+    from olmospec.errors import print_warnings
     from olmospec.graph_stages import build_graph
+    from olmospec.manifests import check_source_files, check_with_manifests
 
     rc = 0
+    root = _root(args)
     for path in args.spec:
         sources: dict[str, str] = {}
         try:
             exp = _load(path, sources)
-            g = build_graph(exp, Path(args.root))
-            from olmospec.manifests import check_with_manifests
-
-            check_with_manifests(exp, g, Path(args.root)).raise_if_any()
+            g = build_graph(exp, root)
+            check_with_manifests(exp, g, root).raise_if_any()
         except (SpecError, SpecErrors) as e:
             rc = _report(e, sources)
             continue
-        print(f"{path}: ok ({len(exp.variants)} variants, {len(g.nodes)} stages)")
+        warnings = [*exp.warnings, *check_source_files(exp).warnings]
+        if args.strict and warnings:
+            rc = _report(SpecErrors([SpecError(w.pos, w.message, w.hint, w.notes) for w in warnings]), sources)
+            continue
+        print_warnings(warnings, sources)
+        note = f", {len(warnings)} warning(s)" if warnings else ""
+        print(f"{path}: ok ({len(exp.variants)} variants, {len(g.nodes)} stages{note})")
     return rc
 
 
@@ -72,70 +85,82 @@ def cmd_schema(args) -> int:
     return 0
 
 
-def _graph(path: str, root: str):
+def _graph(path: str, root: Path):
     from olmospec.graph_stages import build_graph
 
     sources: dict[str, str] = {}
     try:
         exp = _load(path, sources)
-        return exp, build_graph(exp, Path(root)), sources
+        return exp, build_graph(exp, root), sources
     except (SpecError, SpecErrors) as e:
         _report(e, sources)
         raise SystemExit(1) from None
 
 
-def cmd_plan(args) -> int:
-    from olmospec.plan import plan_json, plan_table
+def _variant_ok(g, variant: str | None) -> bool:
+    from olmospec.variant_names import check_variant
 
-    _, g, _ = _graph(args.spec, args.root)
-    plan = plan_json(g, args.price)  # --price overrides; else each stage's own price, else the spec's
-    print(json.dumps(plan, indent=2) if args.json else plan_table(plan))
+    if variant:
+        try:
+            check_variant(list(g.variants), variant)
+        except SpecError as e:
+            print(f"error: {e.message}", file=sys.stderr)
+            return False
+    return True
+
+
+def cmd_plan(args) -> int:
+    from olmospec.plan import plan_json
+    from olmospec.plan_text import plan_table, variant_summary
+
+    exp, g, _ = _graph(args.spec, _root(args))
+    if not _variant_ok(g, args.variant):
+        return 1
+    # --price overrides; else each stage's own price, else the spec's
+    plan = plan_json(g, args.price, args.variant, exp.base.runtime.gpu)
+    if args.json:
+        print(json.dumps(plan, indent=2))
+    elif args.variant:
+        text = plan_table(plan).split("\n\n", 1)[0]
+        print(text + "\n\n" + variant_summary(plan["groups"][0]))
+    else:
+        print(plan_table(plan))
     return 0
 
 
 def cmd_graph(args) -> int:
     from olmospec.graphviz import dot, mermaid
 
-    _, g, _ = _graph(args.spec, args.root)
-    if args.variant and args.variant not in g.variants:
-        from olmospec.errors import did_you_mean
-
-        print(f"error: unknown variant '{args.variant}'{did_you_mean(args.variant, set(g.variants))}", file=sys.stderr)
+    _, g, _ = _graph(args.spec, _root(args))
+    if not _variant_ok(g, args.variant):
         return 1
     print((dot if args.format == "dot" else mermaid)(g, args.variant), end="")
     return 0
 
 
 def cmd_diff(args) -> int:
-    from olmospec.diff import rerun_set, semantic_diff
+    from olmospec.diff import diff_text, experiment_diff
 
-    ea, ga, _ = _graph(args.a, args.root)
-    eb, gb, _ = _graph(args.b, args.root)
-    changes = semantic_diff(ea.base, eb.base)
-    reruns = rerun_set(ga, gb)
-    if args.json:
-        print(json.dumps({"changes": changes, "rerun": [{"id": i, "why": w} for i, w in reruns],
-                          "reused": sorted(set(gb.nodes) & set(ga.nodes))}, indent=2))
-        return 0
-    print("\n".join(changes) if changes else "no semantic change to the base experiment")
-    print()
-    reused = len(set(gb.nodes) & set(ga.nodes))
-    print(f"{len(reruns)} stage(s) to run, {reused} reused:")
-    for i, why in reruns:
-        print(f"  {i}: {why}")
+    root = _root(args)
+    ea, ga, _ = _graph(args.a, root)
+    eb, gb, _ = _graph(args.b, root)
+    d = experiment_diff(ea, ga, eb, gb, args.price)
+    print(json.dumps(d, indent=2) if args.json else diff_text(d))
     return 0
 
 
 def cmd_compile(args) -> int:
     from olmospec.compile import render, stale, write
+    from olmospec.errors import print_warnings
 
     sources: dict[str, str] = {}
-    root = Path(args.root)
+    root = _root(args)
     try:
         exp = _load(args.spec, sources)
         compiled = render(exp, root, args.out)
     except (SpecError, SpecErrors) as e:
         return _report(e, sources)
+    print_warnings(list(exp.warnings), sources)
     if args.check:
         bad = stale(compiled, root)
         if bad:
@@ -145,8 +170,8 @@ def cmd_compile(args) -> int:
         print(f"{args.spec}: compiled pipeline is current")
         return 0
     written = write(compiled, root)
-    out = "dvc.yaml" if compiled.out_dir == "." else f"{compiled.out_dir}/dvc.yaml"
-    print(f"{out}: {len(compiled.graph.nodes)} stages, {len(compiled.graph.variants)} variants "
+    shared = f"; {len(compiled.elsewhere)} defined by other pipelines, reused" if compiled.elsewhere else ""
+    print(f"{compiled.dvc_file}: {len(compiled.graph.nodes)} stages{shared}, {len(compiled.graph.variants)} variants "
           f"({len(written)} file(s) written)")
     return 0
 
@@ -157,6 +182,12 @@ def cmd_run(args) -> int:
     return run_pipeline(args)
 
 
+def cmd_report(args) -> int:
+    from olmospec.report_cli import report_command
+
+    return report_command(args)
+
+
 def cmd_data(args) -> int:
     """Delegates to the runners package in a subprocess: olmospec never imports runners."""
     cmd = [sys.executable, "-m", "runners.data", *args.rest]
@@ -165,11 +196,13 @@ def cmd_data(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="olmospec", description="Reproducible LM training recipes: spec -> DVC.")
-    ap.add_argument("--root", default=".", help="project root (where dvc.yaml and runs/ live); default: .")
+    ap.add_argument("--root", help="project root (where dvc.yaml and runs/ live); default: the folder above the "
+                    "current one that holds .dvc/, else the git top level, else the current folder")
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("check", help="parse and check specs (all variants); exit 1 on any error")
     p.add_argument("spec", nargs="+")
+    p.add_argument("--strict", action="store_true", help="warnings are errors (e.g. a source that matches no file)")
     p.set_defaults(fn=cmd_check)
 
     p = sub.add_parser("fmt", help="rewrite specs in canonical layout, keeping comments")
@@ -184,23 +217,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("spec")
     p.add_argument("--json", action="store_true")
     p.add_argument("--price", type=float, help="USD per GPU-hour (overrides the spec's runtime price)")
+    p.add_argument("--variant", help="only this variant's stages, and its cost beyond the base: base, an ablation "
+                   "or sweep name (all its seeds), a sweep point, or NAME@seedN")
     p.set_defaults(fn=cmd_plan)
 
     p = sub.add_parser("graph", help="the stage DAG as Mermaid (default) or Graphviz dot")
     p.add_argument("spec")
     p.add_argument("--format", choices=["mermaid", "dot"], default="mermaid")
-    p.add_argument("--variant", help="only this variant's stages")
+    p.add_argument("--variant", help="only this variant's stages (base, an ablation or sweep name, NAME@seedN)")
     p.set_defaults(fn=cmd_graph)
 
-    p = sub.add_parser("diff", help="semantic diff of two specs and the stages B would rerun")
+    p = sub.add_parser("diff", help="what changed from spec A to B (base, ablations, sweeps, seeds), which "
+                       "stages B runs that A does not, and their GPU-hours")
     p.add_argument("a")
     p.add_argument("b")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--price", type=float, help="USD per GPU-hour (overrides the spec's runtime price)")
     p.set_defaults(fn=cmd_diff)
 
     p = sub.add_parser("compile", help="write dvc.yaml and stage configs for a spec")
     p.add_argument("spec")
-    p.add_argument("--out", help="output folder (default: . for the project's default spec, else pipelines/<name>)")
+    p.add_argument("--out", help="output folder, relative to the root (default: . for the project's default spec, "
+                   "else pipelines/<spec name>)")
     p.add_argument("--check", action="store_true", help="exit 1 if the committed pipeline is stale")
     p.set_defaults(fn=cmd_compile)
 
@@ -208,9 +246,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("spec")
     p.add_argument("--out")
     p.add_argument("--stage", action="append", default=[], help="stage label or id (repeatable)")
-    p.add_argument("--variant", help="only this variant's stages")
-    p.add_argument("--dry", action="store_true", help="show what would run")
+    p.add_argument("--variant", help="only this variant's stages (base, an ablation or sweep name, NAME@seedN)")
+    p.add_argument("--dry", action="store_true", help="show what would run; writes nothing, runs no `dvc init`")
     p.set_defaults(fn=cmd_run)
+
+    p = sub.add_parser("report", help="the spec's result tables (markdown, latex, html, csv) from the runs so far")
+    p.add_argument("spec")
+    p.add_argument("--format", action="append", choices=["md", "markdown", "latex", "tex", "html", "csv"],
+                   help="output format (repeatable; default: the report block's formats)")
+    p.add_argument("--out", help="output folder (default: reports/)")
+    p.add_argument("--name", help="only this report block")
+    p.set_defaults(fn=cmd_report)
 
     p = sub.add_parser("data", help="run one curation step on your own file: data STEP INPUT OUTPUT [--opt v]",
                        add_help=False)

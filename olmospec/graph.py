@@ -20,9 +20,8 @@ RUNS = "runs"
 REMOTE_PREFIXES = S.REMOTE_PREFIXES
 
 # Order in which kinds appear in dvc.yaml when nothing else decides (topological order first).
-KIND_ORDER = ["manifest", "tokenizer", "quality_model", "curate", "tokenize", "mix", "train", "pairs", "ref_logps", "dpo",
-              "rlvr",
-              "eval", "report"]
+KIND_ORDER = ["manifest", "tokenizer", "quality_model", "curate", "tokenize", "mix", "train", "pairs", "ref_logps",
+              "dpo", "rlvr", "contamination", "eval", "report"]
 
 
 @dataclass
@@ -46,6 +45,8 @@ class Node:
     flops: float | None = None
     gpu_hours: float | None = None
     price: float | None = None
+    throughput: float | None = None  # tokens/s/GPU the spec declares
+    gpu: str | None = None  # the spec's `runtime { gpu }`
 
     @property
     def out_dir(self) -> str:

@@ -24,10 +24,6 @@ from olmospec.graph_train import _plan, _post_common, _runtime, _uniq, model_of
 from olmospec.ir import spec as S
 from olmospec.ir.dpo import DpoConfig
 
-# what the chosen-side filter runs (runners.rlvr.verifiers and what it imports)
-VERIFIER_CODE = tuple(f"runners/rlvr/{m}.py" for m in ("__init__", "verifiers", "answers", "mathcheck", "_math_worker",
-                                                        "ifeval"))
-
 
 def _model_ref(b, name: str) -> tuple[dict[str, Any], list[Node], list[str]]:
     """A generating model: a stage's `hf/` export (an upstream node), a local folder the spec names
@@ -54,7 +50,7 @@ def pairs_node(b, st: S.Stage, prev: Node) -> Node:
         "sampling": {"temperature": d.temperature, "top_p": d.top_p, "max_new_tokens": d.max_response},
         "seed": st.seed or 0, "max_pairs": d.max_pairs, "verify": d.verify, "generator": d.generator,
     }
-    deps = sorted(set(p_deps + c_deps + r_deps + (list(VERIFIER_CODE) if d.verify else [])))
+    deps = sorted(set(p_deps + c_deps + r_deps))  # code deps (the verifiers too) come from the runner's imports
     node = make_node("pairs", f"{st.name}-pairs", sem, _uniq([prev, *p_ups, *c_ups, *r_ups]), inputs=deps,
                      always_changed=remote, outs=["pairs.jsonl", "removed.jsonl", "rejects.jsonl"],
                      metrics=["stats.json"], stage=st.name)

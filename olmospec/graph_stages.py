@@ -14,6 +14,7 @@ from olmospec.graph import Graph, Node, make_node, source_files
 from olmospec.graph_dpo import dpo_node
 from olmospec.graph_train import rlvr_node, train_node
 from olmospec.ir import spec as S
+from olmospec.mixes import flatten
 from olmospec.variants import Experiment
 
 DOCS = "docs"
@@ -48,7 +49,21 @@ class VariantBuilder:
             parts = [self.docs_input(s) for s in c.sources]
             return ({"kind": "union", "parts": [p[0] for p in parts]}, [u for p in parts for u in p[1]],
                     [d for p in parts for d in p[2]], any(p[3] for p in parts))
-        return {"kind": "docs", "name": name, "path": f"{node.out_dir}/{DOCS}"}, [node], [], False
+        return self.curation_output(name, node), [node], [], False
+
+    def curation_output(self, name: str, node: Node) -> dict:
+        """A curation step's output: its records keep the source's fields (a chat's `messages`), so
+        the text field travels with it when it is not the default `text`."""
+        cfg: dict[str, Any] = {"kind": "docs", "name": name, "path": f"{node.out_dir}/{DOCS}"}
+        text = self.text_field(name)
+        return {**cfg, "text": text} if text != "text" else cfg
+
+    def text_field(self, name: str) -> str:
+        """The text field of a source, or of a curation's (first) source."""
+        if name in self.spec.sources:
+            return self.spec.sources[name].text
+        sources = self.spec.curations[name].sources
+        return self.text_field(sources[0]) if sources else "text"
 
     def project_tokenizer(self) -> str | None:
         return next(iter(self.spec.tokenizers)) if len(self.spec.tokenizers) == 1 else None
@@ -111,6 +126,10 @@ class VariantBuilder:
             cfg: dict[str, Any] = {"step": step.model_dump(mode="json"), "input": prev_cfg}
             ups = list(prev_nodes)
             step_deps = list(deps)
+            if isinstance(step, S.UpsampleStep) and step.words is None and self.project_tokenizer():
+                # documents are weighted (and the target counted) in tokens of the project's tokenizer
+                cfg["tokenizer"], tok_nodes = self.tokenizer(self.project_tokenizer())
+                ups += tok_nodes
             if isinstance(step, S.QualityStep):
                 qm = self.quality_model(step)
                 cfg["classifier"] = f"{qm.out_dir}/model.bin"
@@ -125,7 +144,7 @@ class VariantBuilder:
             node = self.add(make_node("curate", f"{name}-{step.kind}", cfg, ups, inputs=sorted(set(step_deps)),
                                       always_changed=remote and not prev_nodes, outs=[DOCS, "removed.jsonl", "rejects.jsonl"],
                                       metrics=["stats.json"], stage=name))
-            prev_cfg = {"kind": "docs", "name": name, "path": f"{node.out_dir}/{DOCS}"}
+            prev_cfg = self.curation_output(name, node)
             prev_nodes, deps, remote = [node], [], False
         self.memo[key] = node
         return node
@@ -145,20 +164,19 @@ class VariantBuilder:
             return self.memo[key]
         tok_path, tok_nodes = self.tokenizer(tok)
         cfg, ups, deps, remote = self.docs_input(name)
-        node = self.add(make_node("tokenize", f"tokenize-{name}", {"input": cfg, "tokenizer": tok_path},
+        # upsampled copies are written at least `spread` tokens apart: the longest sequence that reads them
+        spread = max((st.seq or 0 for st in self.spec.stages.values() if st.data == name or (
+            st.data in self.spec.mixes and name in {e for e, _, _ in self.flat_entries(st.data)})), default=0)
+        node = self.add(make_node("tokenize", f"tokenize-{name}", {"input": cfg, "tokenizer": tok_path,
+                                                                 "spread": spread},
                                   ups + tok_nodes, inputs=deps, always_changed=remote and not ups,
                                   outs=["shards", "rejects.jsonl"], metrics=["metrics.json"], stage=name))
         self.memo[key] = node
         return node
 
-    def flat_entries(self, mix: str, share: float = 1.0) -> list[tuple[str, float, float | None]]:
-        out = []
-        for e in self.spec.mixes[mix].entries:
-            if e.name in self.spec.mixes:
-                out += self.flat_entries(e.name, share * e.share)
-            else:
-                out.append((e.name, share * e.share, e.max_repeat))
-        return out
+    def flat_entries(self, mix: str) -> list[tuple[str, float, float | None]]:
+        """(component, share, cap) of a mix with nested mixes flattened (olmospec/mixes.py)."""
+        return [(c.name, c.share, c.max_repeat) for c in flatten(mix, self.spec.mixes)]
 
     def mix(self, name: str, tok: str, budget: int | None) -> tuple[Node, list[dict]]:
         key = ("mix", name, tok, budget)
@@ -192,16 +210,63 @@ class VariantBuilder:
         self.memo[key] = node
         return node
 
+    def stage_data(self, st: S.Stage) -> list[str]:
+        """The names (sources, curations) whose documents a stage trains on, mixes flattened."""
+        name = st.dpo.prompts if st.dpo else st.rlvr.prompts if st.rlvr else st.data
+        if name is None:
+            return []
+        return [e[0] for e in self.flat_entries(name)] if name in self.spec.mixes else [name]
+
+    def lineage(self, stage: str) -> list[str]:
+        out, cur = [], stage
+        while cur is not None:
+            out.append(cur)
+            cur = self.spec.stages[cur].after
+        return out[::-1]
+
+    def contamination(self, stage: str) -> Node:
+        """Evaluation items found in one stage's training data: shared by every eval of every model
+        trained on the same documents (its identity is the documents' and the tasks')."""
+        key = ("contamination", stage)
+        if key in self.memo:
+            return self.memo[key]
+        parts = [(name, *self.docs_input(name)) for name in self.stage_data(self.spec.stages[stage])]
+        tasks = [self.task_config(t) for t in self.all_task_names() if self.spec.tasks[t].path]
+        cfg = {"stage": stage, "ngram": 8, "min_overlap": 0.5,
+               "inputs": [{"name": p[0], "input": p[1]} for p in parts],
+               "tasks": [{k: t[0][k] for k in ("name", "path", "type")} for t in tasks]}
+        deps = sorted({d for p in parts for d in p[3]} | {d for t in tasks for d in t[1]})
+        node = self.add(make_node("contamination", f"contamination-{stage}", cfg, [u for p in parts for u in p[2]],
+                                  inputs=deps, always_changed=any(p[4] for p in parts), outs=["contamination.json"],
+                                  metrics=["metrics.json"], stage=stage))
+        self.memo[key] = node
+        return node
+
     def eval(self, ev: S.Eval, stage: str) -> Node:
         model = self.stage(stage)
         tasks = [self.task_config(t) for t in ev.tasks]
         st = self.spec.stages[stage]
-        cfg = {"eval": ev.name, "stage": stage, "model": f"{model.out_dir}/{CHECKPOINT_OUT}",
-               "tasks": [t[0] for t in tasks], "ruler": list(ev.ruler), "contamination": ev.contamination,
-               "seed": st.seed or 0}
-        return self.add(make_node("eval", f"eval-{ev.name}-{stage}", cfg, [model],
-                                  inputs=sorted({d for t in tasks for d in t[1]}), outs=["samples"],
-                                  metrics=["metrics.json"], stage=ev.name))
+        ups, deps = [model], sorted({d for t in tasks for d in t[1]})
+        cfg: dict[str, Any] = {"eval": ev.name, "stage": stage, "model": f"{model.out_dir}/{CHECKPOINT_OUT}",
+                               "tasks": [t[0] for t in tasks], "seed": st.seed or 0, "batch": ev.batch,
+                               "contamination": ev.contamination}
+        outs = ["samples", "tasks", "results.json", "scores.json"]
+        if ev.ruler:
+            hay_cfg, hay_ups, hay_deps = (None, [], [])
+            if ev.haystack:
+                hay_cfg, hay_ups, hay_deps, _ = self.docs_input(ev.haystack)
+            cfg["ruler"] = {"lengths": list(ev.ruler), "tasks": list(ev.ruler_tasks), "samples": ev.ruler_samples,
+                            "haystack": hay_cfg}
+            ups += hay_ups
+            deps = sorted(set(deps) | set(hay_deps))
+            outs.append("ruler")
+        if ev.contamination == "check":
+            checks = [self.contamination(s) for s in self.lineage(stage)]
+            cfg["contamination_reports"] = [f"{c.out_dir}/contamination.json" for c in checks]
+            ups += checks
+        runtime = {k: v for k, v in ev.runtime.model_dump().items() if v is not None}
+        return self.add(make_node("eval", f"eval-{ev.name}-{stage}", cfg, ups, inputs=deps, outs=outs,
+                                  metrics=["metrics.json"], runtime=runtime, stage=ev.name))
 
     def build(self) -> None:
         for s in sorted(self.spec.sources):
@@ -213,16 +278,40 @@ class VariantBuilder:
                 self.eval(ev, s)
 
 
-def report_node(rep: S.Report, g: Graph, exp) -> Node:
+TRAIN_KINDS = ("train", "dpo", "rlvr")
+
+
+def report_node(rep: S.Report, g: Graph, exp, root: Path) -> Node:
+    """The report stage: reads every variant's eval and training outputs (listed here in pipeline
+    order, so the runner never needs the spec) and writes the tables and plots."""
     rows = []
     ups: list[Node] = []
+    order = list(exp.base.stages)
     # sorted, and without the deltas' text: block order and how a value is written change nothing
     for v in sorted(exp.variants, key=lambda v: (v.kind != "base", v.name)):
-        evals = sorted(n for n in g.variants.get(v.name, []) if g.nodes[n].kind == "eval")
-        rows.append({"variant": v.name, "kind": v.kind, "seed": v.seed,
-                     "evals": [f"{g.nodes[e].out_dir}/metrics.json" for e in evals]})
-        ups += [g.nodes[e] for e in evals if g.nodes[e] not in ups]
-    cfg = {"report": rep.model_dump(mode="json"), "rows": rows}
+        ids = g.variants.get(v.name, [])
+        stage_rank = {name: i for i, name in enumerate(v.spec.stages)}
+
+        def entry(n: Node, stages=v.spec.stages) -> dict:
+            stage = n.config.get("stage") if n.kind == "eval" else n.stage
+            out = {"id": n.id, "dir": n.out_dir, "stage": stage, "kind": stages[stage].kind if stage in stages else None}
+            if n.kind == "eval":
+                ruler = n.config.get("ruler", {}).get("lengths", [])
+                out |= {"eval": n.config["eval"],
+                        "columns": [t["name"] for t in n.config["tasks"]] + [f"ruler@{length}" for length in ruler]}
+            return out
+
+        evals = sorted((g.nodes[i] for i in ids if g.nodes[i].kind == "eval"),
+                       key=lambda n: (stage_rank.get(n.config["stage"], 99), n.label))
+        trains = sorted((g.nodes[i] for i in ids if g.nodes[i].kind in TRAIN_KINDS),
+                        key=lambda n: stage_rank.get(n.stage, 99))
+        rows.append({"variant": v.name, "group": v.name.split("@seed")[0], "kind": v.kind, "seed": v.seed,
+                     "evals": [entry(n) for n in evals], "stages": [entry(n) for n in trains]})
+        ups += [n for n in [*evals, *trains] if n not in ups]
+    import os
+
+    spec = os.path.relpath(os.path.abspath(exp.file), os.path.abspath(root))
+    cfg = {"report": rep.model_dump(mode="json"), "rows": rows, "stage_order": order, "spec": spec}
     return make_node("report", f"report-{rep.name}", cfg, ups, outs=["report"], metrics=["metrics.json"],
                      stage=rep.name)
 
@@ -234,6 +323,6 @@ def build_graph(exp: Experiment, root: Path) -> Graph:
     for v in exp.variants:
         VariantBuilder(g, v.name, v.spec, spec_dir, root).build()
     for rep in exp.base.reports.values():
-        g.add(report_node(rep, g, exp), "*")
+        g.add(report_node(rep, g, exp, root), "*")
     g.variants.pop("*", None)
     return g

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from olmospec import arch
 from olmospec.graph import Node, make_node
 from olmospec.ir import spec as S
 from olmospec.ir.train import TrainConfig, TrainRuntime
-
-CPU_THROUGHPUT = None  # no GPU-hours for stages without a declared throughput
+from olmospec.plan import plan_node
 
 
 def _runtime(rt: S.StageRuntime) -> dict[str, Any]:
@@ -27,17 +25,8 @@ def _runtime(rt: S.StageRuntime) -> dict[str, Any]:
 
 
 def _plan(node: Node, b, st: S.Stage, model, tokens: int | None, seq: int | None) -> Node:
-    node.stage = st.name
-    node.params = arch.param_count(model) if model is not None else None
-    node.tokens = tokens
-    if tokens and seq and model is not None:
-        node.flops = float(arch.flops_per_token(model, seq)) * tokens
-    tp = st.runtime.throughput
-    if tokens and tp:
-        node.gpu_hours = tokens / tp / 3600
-        price = st.runtime.price or b.spec.runtime.price
-        node.price = node.gpu_hours * price if price is not None else None
-    return node
+    """Planning figures (tokens, FLOPs, GPU-hours): olmospec/plan.py; `tokens=None` estimates them."""
+    return plan_node(node, b, st, model, tokens, seq)
 
 
 def model_of(b, st: S.Stage):
@@ -123,10 +112,7 @@ def train_node(b, st: S.Stage, prev: Node | None) -> Node:
     node.runtime = _runtime(st.runtime)
     # Validate now: a config the runner would reject is a compiler bug, better found at compile time.
     TrainConfig.model_validate({**sem, "stage_id": node.id, "output": node.out_dir, "runtime": node.runtime})
-    tokens = steps * batch_seqs * seq if steps and seq else None
-    if tokens is None and st.kind == "sft" and st.epochs and st.data in b.spec.sources:
-        declared = b.spec.sources[st.data].tokens
-        tokens = int(declared * st.epochs) if declared else None
+    tokens = steps * batch_seqs * seq if steps and seq else None  # else (SFT epochs) plan.py estimates
     return _plan(node, b, st, model, tokens, seq or None)
 
 

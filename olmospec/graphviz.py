@@ -6,7 +6,10 @@ from olmospec.graph import Graph
 
 
 def _nodes(g: Graph, variant: str | None):
-    keep = set(g.variants[variant]) if variant else set(g.nodes)
+    """`variant` is a name a user types (olmospec/variant_names.py): `base` selects all its seeds."""
+    from olmospec.variant_names import select_variants
+
+    keep = {i for v in select_variants(list(g.variants), variant) for i in g.variants[v]} if variant else set(g.nodes)
     return [n for n in g.ordered() if n.id in keep], keep
 
 

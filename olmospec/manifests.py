@@ -1,8 +1,10 @@
-"""Mix checks against real source sizes: once a source's `manifest` stage has run, its token count
-replaces the declared `tokens = ...` in the repetition-cap check (`olmospec check`/`compile`)."""
+"""Checks that read the disk (`olmospec check`): once a source's `manifest` stage has run, its token
+count replaces the declared `tokens = ...` in the repetition-cap check; and a local source whose
+path or glob matches no file is a warning (an error under `--strict`)."""
 
 from __future__ import annotations
 
+import glob
 import json
 from pathlib import Path
 
@@ -43,4 +45,26 @@ def check_with_manifests(exp: Experiment, g: Graph, root: Path) -> Diagnostics:
             entry_pos = {i.kind: i.pos for i in item.body or () if isinstance(i, ast.Section)}
             check_mix(spec.mixes[item.name], item.pos, entry_pos, budgets.get(item.name), spec.sources,
                       spec.curations, spec.mixes, diags, manifests=sizes)
+    return diags
+
+
+def check_source_files(exp: Experiment) -> Diagnostics:
+    """A warning per local source whose path or glob matches no file (remote paths and dataset ids
+    are not checked: they are read at run time)."""
+    from olmospec.ir.spec import REMOTE_PREFIXES
+
+    diags = Diagnostics()
+    spec_dir = Path(exp.file).parent
+    where = {i.name: i for i in exp.items if isinstance(i, ast.Section) and i.kind == "source" and i.name}
+    for name, src in sorted(exp.base.sources.items()):
+        if not src.path or src.path.startswith(REMOTE_PREFIXES):
+            continue
+        full = Path(src.path) if Path(src.path).is_absolute() else spec_dir / src.path
+        if glob.glob(str(full), recursive=True):
+            continue
+        sec = where.get(name)
+        pos = next((a.value.pos for a in (sec.body or ()) if isinstance(a, ast.Assign) and a.key == "path"),
+                   sec.pos) if sec else None
+        if pos is not None:
+            diags.warn(pos, f"source '{name}': '{src.path}' matches no file (relative to {spec_dir or '.'})")
     return diags

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from olmospec import ast, units
+from olmospec.arch import GPU_PEAK_BF16_FLOPS
 from olmospec.body import Body
 from olmospec.errors import Diagnostics, Pos, SpecError, did_you_mean
 from olmospec.ir import spec as S
@@ -44,6 +45,7 @@ class Names:
     def __init__(self):
         self.kind: dict[str, str] = {}
         self.pos: dict[str, Pos] = {}
+        self.misspelled: set[str] = set()  # names reported as misspellings: never suggested
 
     def add(self, name: str, kind: str, pos: Pos, diags: Diagnostics) -> bool:
         if name in self.kind:
@@ -57,7 +59,7 @@ class Names:
         want = " or ".join(expected)
         got = self.kind.get(name)
         if got is None:
-            candidates = {n for n, k in self.kind.items() if k in expected}
+            candidates = {n for n, k in self.kind.items() if k in expected} - self.misspelled
             diags.error(pos, f"unknown {want} '{name}'{did_you_mean(name, candidates)}")
             return False
         if got not in expected:
@@ -67,9 +69,18 @@ class Names:
 
 
 
-def resolve(items: tuple[ast.Item, ...], file: str) -> S.Spec:
-    """Resolve a merged item list (imports already inlined; ablations not yet applied)."""
+def resolve(items: tuple[ast.Item, ...], file: str, warnings: list | None = None) -> S.Spec:
+    """Resolve a merged item list (imports already inlined; ablations not yet applied). Warnings are
+    appended to `warnings` when given (errors are raised, with the warnings found so far)."""
     diags = Diagnostics()
+    try:
+        return _resolve(items, file, diags)
+    finally:
+        if warnings is not None:
+            warnings.extend(diags.warnings)
+
+
+def _resolve(items: tuple[ast.Item, ...], file: str, diags: Diagnostics) -> S.Spec:
     names = Names()
     blocks: dict[str, list[ast.Section]] = {k: [] for k in TOP_KINDS}
     top = Body("the spec", tuple(i for i in items if isinstance(i, ast.Assign)), diags, TOP_FIELDS)
@@ -145,6 +156,7 @@ def resolve(items: tuple[ast.Item, ...], file: str) -> S.Spec:
 
     stages = {n: read_stage(n, sec, diags) for n, sec in stage_secs.items()}
     stages = {n: s for n, s in stages.items() if s is not None}
+    _misspelled_stage_kinds(stage_secs, stages, names)
     evals = {n: read_eval(n, sec, diags) for n, sec in eval_secs.items()}
     evals = {n: e for n, e in evals.items() if e is not None}
     reports = {}
@@ -159,7 +171,12 @@ def resolve(items: tuple[ast.Item, ...], file: str) -> S.Spec:
     runtime = S.GlobalRuntime()
     for sec in blocks["runtime"]:
         b = Body("runtime", sec.body, diags, {"gpu", "price"})
-        runtime = S.GlobalRuntime(gpu=b.get("gpu", units.string, "H100"), price=b.get("price", units.price, None))
+        gpu = b.get("gpu", units.string, "H100")
+        if gpu not in GPU_PEAK_BF16_FLOPS:
+            diags.error(b.value("gpu").pos, f"unknown GPU '{gpu}'{did_you_mean(gpu, set(GPU_PEAK_BF16_FLOPS))} "
+                        f"(known: {', '.join(GPU_PEAK_BF16_FLOPS)}; `olmospec plan` uses its peak FLOP/s)")
+            gpu = "H100"
+        runtime = S.GlobalRuntime(gpu=gpu, price=b.get("price", units.price, None))
 
     seeds = top.get("seeds", units.list_of(units.integer), (0,))
     if seeds is not None and len(set(seeds)) != len(seeds):
@@ -172,11 +189,14 @@ def resolve(items: tuple[ast.Item, ...], file: str) -> S.Spec:
     if seeds_from is not None and seeds_from not in stages:
         diags.error(top.pos_of("seeds_from"), f"unknown stage '{seeds_from}'{did_you_mean(seeds_from, set(stages))}")
 
-    stages = _inherit(stages, stage_secs, models, model_tok, diags)
+    stages, broken = _inherit(stages, stage_secs, models, model_tok, diags)
     _check_vocab(models, model_tok, tokenizers, diags)
-    from olmospec.checks import check_semantics
+    from olmospec.checks import check_semantics, check_upsample_units
 
-    check_semantics(sources, curations, mixes, models, stages, stage_secs, blocks["mix"], diags)
+    unknown_models = {n for n, st in stages.items() if st.model and names.kind.get(st.model) != "model"}
+    check_semantics(sources, curations, mixes, models, stages, stage_secs, blocks["mix"], diags, broken,
+                    unknown_models)
+    check_upsample_units(curations, tokenizers, blocks["curate"], diags)
     diags.raise_if_any()
     try:
         return S.Spec(
@@ -281,11 +301,30 @@ class _References:
             tpos = {a.key: a.value for a in sec.body or () if isinstance(a, ast.Assign)}
             for t, pos in ref_positions(ev.tasks, sec.pos, tpos.get("tasks")):
                 self.ref(t, pos, "task")
+            if ev.haystack:
+                self.ref(ev.haystack, tpos["haystack"].pos, "source", "curation")
 
 
-def _inherit(stages, stage_secs, models, model_tok, diags) -> dict[str, S.Stage]:
+def _misspelled_stage_kinds(stage_secs, stages, names: Names) -> None:
+    """`stage pretrian { ... }` was reported with "did you mean 'pretrain'"; a reference to
+    `pretrain` elsewhere is what the user meant, so it is not reported again (and 'pretrian' is
+    never offered as a suggestion)."""
+    import difflib
+
+    for n, sec in stage_secs.items():
+        if n in stages or n in S.STAGE_KINDS or any(isinstance(a, ast.Assign) and a.key == "kind" for a in sec.body or ()):
+            continue
+        meant = difflib.get_close_matches(n, S.STAGE_KINDS, n=1, cutoff=0.6)
+        if meant and meant[0] not in names.kind:
+            names.kind[meant[0]] = "stage"
+            names.pos[meant[0]] = names.pos[n]
+            names.misspelled.add(n)
+
+
+def _inherit(stages, stage_secs, models, model_tok, diags) -> tuple[dict[str, S.Stage], set[str]]:
     """Later stages continue from `after`: they inherit the model, tokenizer, sequence length,
-    batch and optimizer settings they do not set themselves. Stage cycles are errors."""
+    batch and optimizer settings they do not set themselves. Stage cycles are errors. Also returns
+    the stages whose `after` chain does not resolve (an unknown or broken stage, reported already)."""
     order: list[str] = []
     state: dict[str, int] = {}
 
@@ -306,9 +345,12 @@ def _inherit(stages, stage_secs, models, model_tok, diags) -> dict[str, S.Stage]
     for n in sorted(stages):
         visit(n, [])
     out: dict[str, S.Stage] = {}
+    broken: set[str] = set()
     for n in order:
         st = stages[n]
         prev = out.get(st.after) if st.after else None
+        if st.after and (prev is None or st.after in broken):
+            broken.add(n)
         upd: dict[str, Any] = {}
         if prev is not None:
             for f in ("model", "tokenizer", "seq", "batch"):
@@ -330,7 +372,7 @@ def _inherit(stages, stage_secs, models, model_tok, diags) -> dict[str, S.Stage]
         if st.tokenizer is None and (upd.get("model") or st.model) in model_tok:
             upd["tokenizer"] = model_tok[upd.get("model") or st.model][0]
         out[n] = st.model_copy(update=upd) if upd else st
-    return {n: out[n] for n in stages if n in out}
+    return {n: out[n] for n in stages if n in out}, broken
 
 
 def _check_vocab(models, model_tok, tokenizers, diags: Diagnostics) -> None:

@@ -84,7 +84,7 @@ _STEP_FIELDS: dict[str, dict[str, Any]] = {
     "substring": {"min_bytes": units.positive_int, "keep": units.word("one")},
     "quality": {"positive": units.list_of(units.name), "negative": units.list_of(units.name)},
     "upsample": {"drop_below": units.percent, "max_repeat": units.repeat_factor, "per": units.name,
-                 "tokens": units.tokens, "seed": units.integer},
+                 "tokens": units.tokens, "words": units.count, "seed": units.integer},
     "decontaminate": {"against": units.list_of(units.name), "ngram": units.positive_int,
                       "min_overlap": units.percent},
     "fim": {"rate": units.percent, "spm": units.percent, "seed": units.integer},
@@ -139,6 +139,8 @@ def read_curate(name: str, sec: ast.Section, diags: Diagnostics):
         kw = {f: b.get(f, conv, None) for f, conv in _STEP_FIELDS[kind].items()}
         if kind == "exact":
             kw["normalize"] = True if kw["normalize"] else None
+        if kind == "upsample" and kw["tokens"] is not None and kw["words"] is not None:
+            diags.error(item.pos, "step 'upsample' takes a target in 'tokens' or in 'words', not both")
         if kind == "upsample" and "quality" not in seen:
             diags.error(item.pos, f"step 'upsample' in curation '{name}' needs a 'quality' step before it "
                                   "(it upsamples by the quality score)")
@@ -350,8 +352,8 @@ def read_stage(name: str, sec: ast.Section, diags: Diagnostics):
     elif name in S.STAGE_KINDS:
         kind = name
     else:
-        diags.error(sec.atom.pos, f"stage '{name}' needs 'kind = ...' (one of {', '.join(S.STAGE_KINDS)}), "
-                                  "or a name that is a kind")
+        diags.error(sec.atom.pos, f"unknown stage kind '{name}'{did_you_mean(name, set(S.STAGE_KINDS))} (a stage "
+                                  f"is named after its kind, one of {', '.join(S.STAGE_KINDS)}, or sets 'kind = ...')")
         return None
     fields = set(_TRAIN_FIELDS) | (_DPO_FIELDS if kind == "dpo" else set()) | (_RLVR_FIELDS if kind == "rlvr" else set())
     b = Body(f"stage '{name}' ({kind})", sec.body, diags, fields, {"optimizer", "schedule", "yarn", "runtime"})
@@ -443,19 +445,22 @@ def read_stage(name: str, sec: ast.Section, diags: Diagnostics):
 
 
 def read_task(name: str, sec: ast.Section, diags: Diagnostics):
-    b = Body(f"task '{name}'", sec.body, diags, {"type", "path", "dataset", "lm_eval", "metric", "limit"})
+    b = Body(f"task '{name}'", sec.body, diags, {"type", "path", "dataset", "lm_eval", "metric", "limit",
+                                                 "temperature", "top_p", "max_response"})
     t = _build(S.Task, diags, sec.pos, name=name,
                type=b.get("type", units.word("generate", "multiple_choice", "ifeval", "ruler", "perplexity"), None),
                path=b.get("path", units.string, None), dataset=b.get("dataset", units.string, None),
                lm_eval=b.get("lm_eval", units.string, None), metric=b.get("metric", units.name, None),
-               limit=b.get("limit", units.positive_int, None))
+               limit=b.get("limit", units.positive_int, None), temperature=b.get("temperature", units.nonneg_real, None),
+               top_p=b.get("top_p", units.unit_fraction, None), max_response=b.get("max_response", units.tokens, None))
     if t is not None and not (t.path or t.dataset or t.lm_eval or t.type == "ruler"):
         diags.error(sec.pos, f"task '{name}' needs 'path' (local jsonl), 'dataset' or 'lm_eval'")
     return t
 
 
 def read_eval(name: str, sec: ast.Section, diags: Diagnostics):
-    b = Body(f"eval '{name}'", sec.body, diags, {"tasks", "ruler", "contamination"})
+    b = Body(f"eval '{name}'", sec.body, diags, {"tasks", "ruler", "ruler_tasks", "ruler_samples", "haystack",
+                                                 "contamination", "batch"}, {"runtime"})
     clause = sec.clause("after")
     after: tuple[str, ...] = ()
     if clause is None:
@@ -465,10 +470,22 @@ def read_eval(name: str, sec: ast.Section, diags: Diagnostics):
             after = units.list_of(units.name)(clause.value)
         except SpecError as e:
             diags.add(e)
+    runtime = None
+    if (rsec := b.section("runtime")) is not None:
+        rb = Body(f"eval '{name}' runtime", rsec.body, diags, _EVAL_RUNTIME_FIELDS)
+        runtime = _build(S.EvalRuntime, diags, rsec.pos, **{f: rb.get(f, c, None) for f, c in _EVAL_RUNTIME_FIELDS.items()})
     return _build(S.Eval, diags, sec.pos, name=name, after=after,
                   tasks=b.get("tasks", units.list_of(units.name), None),
                   ruler=b.get("ruler", units.list_of(units.context_length), None),
-                  contamination=b.get("contamination", units.word("check", "off"), None))
+                  ruler_tasks=b.get("ruler_tasks", units.list_of(units.word(*S.RULER_TASKS)), None),
+                  ruler_samples=b.get("ruler_samples", units.positive_int, None),
+                  haystack=b.get("haystack", units.name, None),
+                  contamination=b.get("contamination", units.word("check", "off"), None),
+                  batch=b.get("batch", units.positive_int, None), runtime=runtime)
+
+
+_EVAL_RUNTIME_FIELDS = {"device": units.word("cpu", "cuda", "auto"), "backend": units.word("hf", "vllm", "auto"),
+                        "threads": units.positive_int, "gpus": units.positive_int}
 
 
 def _column(v: ast.Value) -> str:

@@ -1,7 +1,10 @@
 """`olmospec run SPEC`: compile, then `dvc repro` the stages whose runners exist.
 
 Stage kinds without a runner yet are listed, never faked: their stages and everything downstream of
-them are left out of the repro, and the command says so.
+them are left out of the repro, and the command says so. Stages run under this command's own
+interpreter (`OLMOSPEC_PYTHON`, read by the `stages/python` launcher). `--dry` writes nothing and
+initializes nothing: it says what would run, and (when the compiled pipeline on disk is current and
+the DVC repository exists) what `dvc status` reports out of date.
 """
 
 from __future__ import annotations
@@ -39,9 +42,10 @@ def ensure_dvc_repo(root: Path) -> None:
 
 def select(g, stages: list[str], variant: str | None):
     from olmospec.errors import did_you_mean
+    from olmospec.variant_names import select_variants
 
     nodes = g.nodes
-    chosen = set(g.variants[variant]) if variant else set(nodes)
+    chosen = {i for v in select_variants(list(g.variants), variant) for i in g.variants[v]} if variant else set(nodes)
     if stages:
         picked = set()
         for s in stages:
@@ -69,22 +73,23 @@ def _nowhere():
 
 def run_pipeline(args) -> int:
     from olmospec.api import load_spec
-    from olmospec.compile import render, write
+    from olmospec.compile import render, stale, write
+    from olmospec.errors import print_warnings
     from olmospec.errors import report as _report
+    from olmospec.project import find_root, overlaps, spec_of
+    from olmospec.variant_names import check_variant
 
-    root = Path(args.root)
+    root = Path(args.root) if args.root else find_root()
     sources: dict[str, str] = {}
     try:
         exp = load_spec(args.spec, sources)
         compiled = render(exp, root, args.out)
-        if args.variant and args.variant not in compiled.graph.variants:
-            from olmospec.errors import did_you_mean
-
-            raise SpecError(_nowhere(), f"unknown variant '{args.variant}'{did_you_mean(args.variant, set(compiled.graph.variants))}")
+        if args.variant:
+            check_variant(list(compiled.graph.variants), args.variant)
         chosen = select(compiled.graph, args.stage, args.variant)
     except (SpecError, SpecErrors) as e:
         return _report(e, sources)
-    write(compiled, root)
+    print_warnings(list(exp.warnings), sources)
     g = compiled.graph
     missing_kinds = sorted({n.kind for i, n in g.nodes.items() if i in chosen and not implemented(n.kind)})
     blocked: set[str] = set()
@@ -98,16 +103,37 @@ def run_pipeline(args) -> int:
     if not runnable:
         print("nothing to run")
         return 0
-    prefix = "" if compiled.out_dir == "." else f"{compiled.out_dir}/dvc.yaml:"
-    targets = [prefix + n.id for n in runnable]
-    # Stage commands say `python`: make it this environment's interpreter.
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PYTHONUNBUFFERED": "1", "PATH": path}
-    ensure_dvc_repo(root)
+    targets = [compiled.target(n.id) for n in runnable]
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PYTHONUNBUFFERED": "1", "OLMOSPEC_PYTHON": sys.executable}
     if args.dry:
-        # NOTE: `dvc repro --dry` fails on a stage whose upstream outputs do not exist yet; `dvc status`
-        # says what is out of date without needing them.
-        print(f"would run `dvc repro` on {len(targets)} stage(s); out of date now:")
-        return subprocess.call(_dvc() + ["status", *targets], cwd=root, env=env)
+        return _dry(compiled, stale(compiled, root), targets, root, env)
+    write(compiled, root)
+    clash = overlaps(root)
+    if clash:
+        name, files = min(clash.items())
+        fix = [f for f in files if f != compiled.dvc_file] or files[1:]
+        specs = " ".join(spec_of(root, f) or f for f in fix)
+        print(f"error: {len(clash)} stage(s) such as {name} are defined by {' and '.join(files)}, and DVC allows "
+              f"one definition per output: recompile the other pipeline so it reuses this one's stages "
+              f"(`olmospec compile {specs}`)", file=sys.stderr)
+        return 1
+    ensure_dvc_repo(root)
     print(f"dvc repro: {len(targets)} stage(s)")
     return subprocess.call(_dvc() + ["repro", *targets], cwd=root, env=env)
+
+
+def _dry(compiled, stale_files: list[str], targets: list[str], root: Path, env: dict) -> int:
+    print(f"would run `dvc repro` on {len(targets)} stage(s):")
+    for t in targets:
+        print(f"  {t}")
+    if stale_files:
+        print(f"would first write {len(stale_files)} file(s) of the compiled pipeline ({compiled.dvc_file} "
+              f"and its stage configs); their stages' DVC status is known once they are written")
+        return 0
+    if not (root / ".dvc").is_dir():
+        print("no DVC repository yet: `olmospec run` would create one (`dvc init`)")
+        return 0
+    # NOTE: `dvc repro --dry` fails on a stage whose upstream outputs do not exist yet; `dvc status`
+    # says what is out of date without needing them, and changes no file of the project.
+    print("out of date now (dvc status):")
+    return subprocess.call(_dvc() + ["status", *targets], cwd=root, env=env)

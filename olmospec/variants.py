@@ -38,6 +38,7 @@ class Experiment:
     base: S.Spec
     variants: list[Variant] = field(default_factory=list)
     items: tuple[ast.Item, ...] = ()
+    warnings: tuple[SpecError, ...] = ()
 
 
 _OFF = ("off", "none")
@@ -64,7 +65,8 @@ _ALIASES = {"lr": ("optimizer", "lr"), "z_loss": ("optimizer", "z_loss"), "rope_
 _STEP_GROUPS = {"dedup"}
 
 
-def _set_in_body(body: tuple[ast.Item, ...], rest: tuple[str, ...], value: ast.Value, pos) -> tuple[ast.Item, ...]:
+def _set_in_body(body: tuple[ast.Item, ...], rest: tuple[str, ...], value: ast.Value, pos,
+                 in_mix: bool = False) -> tuple[ast.Item, ...]:
     key = rest[0]
     items = list(body)
     if key in _STEP_GROUPS:
@@ -91,7 +93,11 @@ def _set_in_body(body: tuple[ast.Item, ...], rest: tuple[str, ...], value: ast.V
                     return tuple(items)
                 raise SpecError(pos, f"'{key}' is a block: set one of its fields, or turn it off with '= off'")
         if isinstance(value, ast.Name) and value.name in _OFF:
-            raise SpecError(pos, f"there is no '{key}' to turn off")
+            there = {i.kind for i in items if isinstance(i, ast.Section)} | {
+                k for i in items if isinstance(i, ast.Section) for k in (step_kind(i),) if k}
+            raise SpecError(pos, f"there is no '{key}' to turn off{did_you_mean(key, there)}")
+        if in_mix and isinstance(value, ast.Number) and value.suffix == "%":  # a new mix entry
+            return tuple(items) + (ast.Section((key,), value, (), None, pos),)
         return tuple(items) + (ast.Assign((key,), value, pos),)
     for i, it in enumerate(items):
         if isinstance(it, ast.Section) and _matches(it, key):
@@ -109,7 +115,8 @@ def apply_set(items, path: tuple[str, ...], value: ast.Value, pos) -> tuple[ast.
     if len(path) == 1:
         raise SpecError(pos, f"'{path[0]}' is a block: set one of its fields ('{path[0]}.FIELD = ...')")
     items = list(items)
-    items[idx] = items[idx].with_body(_set_in_body(items[idx].body or (), path[1:], value, pos))
+    block = items[idx]
+    items[idx] = block.with_body(_set_in_body(block.body or (), path[1:], value, pos, in_mix=block.kind == "mix"))
     return tuple(items)
 
 
@@ -158,7 +165,7 @@ def apply_ablation(items, abl: ast.Section) -> tuple[tuple[ast.Item, ...], tuple
     for op in abl.body or ():
         if isinstance(op, ast.Assign):
             items = apply_set(items, op.path, op.value, op.pos)
-            changes.append(f"{op.key} = {_text(op.value)}")
+            changes.append(f"{op.key} = {value_text(op.value)}")
         elif op.kind == "drop" and op.name and op.body is None:
             items = apply_drop(items, op.name, op.pos)
             changes.append(f"drop {op.name}")
@@ -174,7 +181,7 @@ def apply_ablation(items, abl: ast.Section) -> tuple[tuple[ast.Item, ...], tuple
     return items, tuple(changes)
 
 
-def _text(v: ast.Value) -> str:
+def value_text(v: ast.Value) -> str:
     if isinstance(v, ast.Number):
         return v.text
     if isinstance(v, ast.Name):
@@ -182,7 +189,7 @@ def _text(v: ast.Value) -> str:
     if isinstance(v, ast.String):
         return f'"{v.value}"'
     if isinstance(v, ast.ListV):
-        return "[" + ", ".join(_text(i) for i in v.items) + "]"
+        return "[" + ", ".join(value_text(i) for i in v.items) + "]"
     if isinstance(v, ast.Dotted):
         return v.name
     return "..."
@@ -193,10 +200,11 @@ def sweep_points(sw: ast.Section) -> list[tuple[tuple[ast.Assign, ...], str]]:
     for op in sw.body or ():
         if not isinstance(op, ast.Assign) or not isinstance(op.value, ast.ListV) or not op.value.items:
             raise SpecError(op.pos, "a sweep holds 'FIELD.PATH = [VALUE, ...]' lines")
-        axes.append([ast.Assign(op.path, v, v.pos) for v in op.value.items])
+        # the field's position, so an error about the field is reported once, at the field name
+        axes.append([ast.Assign(op.path, v, op.pos) for v in op.value.items])
     if not axes:
         raise SpecError(sw.pos, f"sweep '{sw.name}' is empty")
-    return [(combo, ",".join(f"{a.key}={_text(a.value)}" for a in combo)) for combo in itertools.product(*axes)]
+    return [(combo, ",".join(f"{a.key}={value_text(a.value)}" for a in combo)) for combo in itertools.product(*axes)]
 
 
 def _check_seedable(spec: S.Spec, items, diags: Diagnostics) -> None:
@@ -251,11 +259,21 @@ def _stage_order(spec: S.Spec) -> list[str]:
 
 
 def expand(items: tuple[ast.Item, ...], file: str) -> Experiment:
-    """Base + ablations + sweep points, times seeds; every variant resolved and checked."""
+    """Base + ablations + sweep points, times seeds; every variant resolved and checked.
+
+    Errors in ablations and sweeps are reported even while the base has errors of its own; an error
+    a variant shares with the base is reported once, as the base's."""
     base_items = tuple(i for i in items if not (isinstance(i, ast.Section) and i.kind in ("ablation", "sweep")))
-    base = resolve(base_items, file)
+    warnings: list[SpecError] = []
     diags = Diagnostics()
-    raw: list[tuple[str, str, tuple, tuple[str, ...]]] = [("base", "base", base_items, ())]
+    base: S.Spec | None = None
+    try:
+        base = resolve(base_items, file, warnings)
+    except (SpecErrors, SpecError) as e:
+        for err in e.errors if isinstance(e, SpecErrors) else [e]:
+            diags.add(err)
+    in_base = {_where(e) for e in diags.errors}
+    raw: list[tuple[str, str, tuple, tuple[str, ...], ast.Section | None]] = [("base", "base", base_items, (), None)]
     seen = {"base"}
     for sec in items:
         if not isinstance(sec, ast.Section) or sec.kind not in ("ablation", "sweep"):
@@ -270,35 +288,69 @@ def expand(items: tuple[ast.Item, ...], file: str) -> Experiment:
         try:
             if sec.kind == "ablation":
                 v_items, changes = apply_ablation(base_items, sec)
-                raw.append((sec.name, "ablation", v_items, changes))
+                raw.append((sec.name, "ablation", v_items, changes, sec))
             else:
                 for combo, label in sweep_points(sec):
                     v_items = base_items
                     for a in combo:
                         v_items = apply_set(v_items, a.path, a.value, a.pos)
                     raw.append((f"{sec.name}[{label}]", "sweep", v_items,
-                                tuple(f"{a.key} = {_text(a.value)}" for a in combo)))
+                                tuple(f"{a.key} = {value_text(a.value)}" for a in combo), sec))
         except SpecError as e:
-            diags.add(e)
-    diags.raise_if_any()
+            diags.add(e.with_message(f"in {sec.kind} '{sec.name}': {e.message}"))
     variants: list[Variant] = []
-    for name, kind, v_items, changes in raw:
-        try:
-            spec = base if kind == "base" else resolve(v_items, file)
-        except (SpecErrors, SpecError) as e:
-            label = name.split("[")[0]  # all points of a sweep share one message (deduplicated)
-            for err in e.errors if isinstance(e, SpecErrors) else [e]:
-                diags.add(SpecError(err.pos, f"in {kind} '{label}': {err.message}", err.hint))
+    for name, kind, v_items, changes, sec in raw:
+        if kind == "base":
+            spec = base
+        else:
+            try:
+                spec = resolve(v_items, file)
+            except (SpecErrors, SpecError) as e:
+                for err in e.errors if isinstance(e, SpecErrors) else [e]:
+                    if _where(err) not in in_base:  # the base's own error, reported once
+                        diags.add(_at_variant(err, kind, sec, base_items))
+                continue
+        if spec is None:
             continue
-        seeds = base.seeds
+        seeds = base.seeds if base is not None else spec.seeds
         if len(seeds) > 1:
             _check_seedable(spec, v_items, diags)
         for s in seeds:
             vname = name if len(seeds) == 1 else f"{name}@seed{s}"
             variants.append(Variant(vname, kind, _seeded(spec, s), s, changes))
-    _check_reports(items, base, {v.name.split("@")[0] for v in variants}, diags)
+    if base is not None:
+        _check_reports(items, base, {v.name.split("@")[0] for v in variants}, diags)
+    diags.warnings = warnings
     diags.raise_if_any()
-    return Experiment(file, base, variants, items)
+    return Experiment(file, base, variants, items, tuple(warnings))
+
+
+def _where(e: SpecError) -> tuple:
+    return (e.pos.file, e.pos.line, e.pos.col, e.message)
+
+
+def _at_variant(err: SpecError, kind: str, sec: ast.Section, base_items) -> SpecError:
+    """An error a variant causes, at the variant's own line: kept where it is when it already points
+    inside the ablation or sweep; else moved to the operation that edits the block where the
+    error arose (or the only operation, or the ablation's name), with the base line as a note."""
+    msg = f"in {kind} '{sec.name}': {err.message}"
+    if _inside(err.pos, sec):
+        return SpecError(err.pos, msg, err.hint, err.notes)
+    ops = [op for op in sec.body or () if isinstance(op, ast.Assign | ast.Section)]
+    block = next((b for b in base_items if isinstance(b, ast.Section) and b.name and _inside(err.pos, b)), None)
+    target = [op for op in ops if block is not None and _op_target(op) == block.name]
+    at = target[0].pos if target else ops[0].pos if len(ops) == 1 else sec.atom.pos
+    return SpecError(at, msg, err.hint, ((err.pos, "where it shows in the base spec"), *err.notes))
+
+
+def _op_target(op) -> str | None:
+    return op.path[0] if isinstance(op, ast.Assign) else op.name
+
+
+def _inside(pos, sec: ast.Section) -> bool:
+    p = sec.pos
+    end = (p.end_line, p.end_col) if p.end_line else (p.line, p.col)
+    return pos.file == p.file and (p.line, p.col) <= (pos.line, pos.col) <= end
 
 
 def _check_reports(items, base: S.Spec, variant_names: set[str], diags: Diagnostics) -> None:

@@ -1,7 +1,9 @@
 """The `curate` stage: one curation step (exact, minhash, substring, quality, upsample,
 decontaminate, fim) over the previous step's documents or a source's files.
 
-Outputs under runs/<id>/: `docs/` (kept documents, every field kept), `removed.jsonl` (id, reason,
+Outputs under runs/<id>/: `docs/` (kept records, every field kept: a chat record's `messages`, a
+prompt's `prompt`/`answer` stay as they are, so the SFT, DPO and RLVR stages read a curation as they
+read its source; the text field is the source's `text = ...`), `removed.jsonl` (id, reason,
 detail for everything not kept), `rejects.jsonl` (unreadable input records with file and line) and
 `stats.json` (counts per reason plus the step's own figures). Every step runs shard by shard on the
 local executor (OLMOSPEC_WORKERS processes; default all cores) with per-shard completion markers
@@ -51,14 +53,14 @@ def _run_step(cfg: dict[str, Any], out: Path) -> dict[str, Any]:
 
     kind, p = _params(cfg)
     text_field, id_field = fields_of(cfg["input"])
-    if (text_field, id_field) != ("text", "id"):
-        raise StageFailure(f"curation reads documents whose text and id fields are 'text' and 'id'; source "
-                           f"'{cfg['input'].get('name')}' uses '{text_field}'/'{id_field}'")
+    if id_field != "id":
+        raise StageFailure(f"curation reads documents whose id field is 'id'; source "
+                           f"'{cfg['input'].get('name')}' uses '{id_field}'")
     output = out / "docs" / DOCS_FILE
     output.parent.mkdir(parents=True, exist_ok=True)
     # Runtime, not identity: where the step runs never changes what it produces.
     common = {"workers": int(os.environ.get("OLMOSPEC_WORKERS", "0")) or None, "work_dir": out / "work",
-              "executor": os.environ.get("OLMOSPEC_EXECUTOR") or None}
+              "executor": os.environ.get("OLMOSPEC_EXECUTOR") or None, "text_field": text_field}
     shards = shards_of(cfg["input"])
     if kind == "exact":
         stats = run_exact(shards, output, **common)
@@ -68,8 +70,11 @@ def _run_step(cfg: dict[str, Any], out: Path) -> dict[str, Any]:
     elif kind == "substring":
         stats = run_substring(shards, output, min_bytes=p["min_bytes"], **common)
     elif kind == "upsample":
+        if p["tokens"] is not None and not cfg.get("tokenizer"):
+            raise StageFailure("upsample 'tokens' are counted with the project's tokenizer, and this stage has none")
         stats = run_upsample(shards, output, drop_below=p["drop_below"], max_repeat=p["max_repeat"],
-                             target_tokens=p["tokens"], group_field=None if p["per"] == "source" else p["per"],
+                             target_tokens=p["tokens"] if p.get("words") is None else p["words"],
+                             tokenizer=cfg.get("tokenizer"), group_field=None if p["per"] == "source" else p["per"],
                              seed=p["seed"], **common)
     else:
         stats = run_docwise(kind, shards, output, p, **common)

@@ -82,15 +82,29 @@ def _docwise(args, inputs: list[str], output: str) -> dict[str, Any]:
     elif args.step == "fim":
         params = {"rate": args.rate, "spm_rate": args.spm, "seed": args.seed}
     else:
-        from runners.curation.quality import train
-
-        pos, _ = _read(args.positive, args.text_field, args.id_field)
-        neg, _ = _read(args.negative, args.text_field, args.id_field)
-        model = train([d[args.text_field] for d in pos], [d[args.text_field] for d in neg])
-        model_path = str(Path(output).with_suffix("")) + ".quality_model.bin"
-        model.save(model_path)
-        params = {"model": model_path}
+        return _quality(args, inputs, output)
     return run_docwise(args.step, inputs, output, params, text_field=args.text_field, id_field=args.id_field)
+
+
+def _quality(args, inputs: list[str], output: str) -> dict[str, Any]:
+    """Train the classifier on --positive/--negative, then score; unreadable training records are
+    counted in the stats and listed (file, line, reason) in OUTPUT's `.classifier_rejects.jsonl`."""
+    from runners.curation.io import sibling, write_jsonl
+    from runners.curation.quality import train
+    from runners.curation.sharded import run_docwise
+
+    pos, bad_pos = _read(args.positive, args.text_field, args.id_field)
+    neg, bad_neg = _read(args.negative, args.text_field, args.id_field)
+    model = train([d[args.text_field] for d in pos], [d[args.text_field] for d in neg])
+    model_path = str(Path(output).with_suffix("")) + ".quality_model.bin"
+    model.save(model_path)
+    rejects_path = sibling(output, "classifier_rejects")
+    write_jsonl(rejects_path, [{**r.to_json(), "role": role} for role, bad in (("positive", bad_pos),
+                                                                             ("negative", bad_neg)) for r in bad])
+    classifier = {"positive_docs": len(pos), "negative_docs": len(neg), "positive_rejects": len(bad_pos),
+                  "negative_rejects": len(bad_neg), "rejects_file": rejects_path, "model": model_path}
+    return run_docwise("quality", inputs, output, {"model": model_path}, text_field=args.text_field,
+                       id_field=args.id_field, extra_stats={"classifier": classifier})
 
 
 def run(args) -> dict[str, Any]:
@@ -130,6 +144,12 @@ def main(argv: list[str] | None = None) -> None:
           f"{stats.get('docs_removed')} removed" + (f" ({', '.join(f'{v} {k}' for k, v in reasons.items())})"
                                                      if reasons else "")
           + (f", {stats['rejects']} unreadable" if stats.get("rejects") else ""))
+    c = stats.get("classifier")
+    if c:
+        bad = c["positive_rejects"] + c["negative_rejects"]
+        print(f"classifier: trained on {c['positive_docs']} positive and {c['negative_docs']} negative documents"
+              + (f"; {c['positive_rejects']} positive and {c['negative_rejects']} negative records unreadable "
+                 f"(listed in {c['rejects_file']})" if bad else ""))
 
 
 if __name__ == "__main__":

@@ -47,26 +47,26 @@ def shards_of(cfg: dict[str, Any]) -> list[str]:
 
 
 def fields_of(cfg: dict[str, Any]) -> tuple[str, str]:
-    """(text field, id field) of an input; upstream stage outputs always use text/id."""
-    if cfg.get("kind") == "source":
-        return cfg.get("text", "text"), cfg.get("id", "id")
+    """(text field, id field) of an input; a curation's output (`docs`) keeps its source's fields."""
+    if cfg.get("kind") in ("source", "docs"):
+        return cfg.get("text") or "text", cfg.get("id") or "id"
     if cfg.get("kind") == "union":
         fields = {fields_of(p) for p in cfg["parts"]}
         if len(fields) > 1:
             raise InputError(f"the sources of one curation name their text/id fields differently: {sorted(fields)}")
         return fields.pop() if fields else ("text", "id")
-    return "text", "id"
+    raise InputError(f"unknown input kind {cfg.get('kind')!r}")
 
 
 def read_docs(cfg: dict[str, Any], shard: str):
     """(docs, rejects) of one shard of an input, with the spec's text/id fields copied to `text`/`id`
     (bad records become rejects with file and line; a chat record's messages are read as text)."""
-    from runners.curation.io import read_shard
+    from runners.curation.io import read_shard, text_of
 
     text_field, id_field = fields_of(cfg)
     docs, rejects = read_shard(shard, text_field=text_field, id_field=id_field)
     if text_field != "text" or id_field != "id":
-        docs = [{**d, "text": d[text_field], "id": d[id_field]} for d in docs]
+        docs = [{**d, "text": text_of(d, text_field), "id": d[id_field]} for d in docs]
     return docs, rejects
 
 
@@ -81,17 +81,18 @@ def read_texts(inputs: list[dict[str, Any]]) -> tuple[list[str], int]:
     return texts, rejects
 
 
+def input_parts(cfg: dict[str, Any]) -> list[dict[str, Any]]:
+    """The inputs a union stands for, each with its own text/id fields; any other input is itself."""
+    if cfg.get("kind") == "union":
+        return [p for part in cfg["parts"] for p in input_parts(part)]
+    return [cfg]
+
+
 def read_all(cfg: dict[str, Any]):
-    if cfg.get("kind") == "union":  # each part with its own text/id fields
-        docs, rejects = [], []
-        for part in cfg["parts"]:
-            d, r = read_all(part)
+    docs, rejects = [], []
+    for part in input_parts(cfg):
+        for shard in shards_of(part):
+            d, r = read_docs(part, shard)
             docs += d
             rejects += r
-        return docs, rejects
-    docs, rejects = [], []
-    for shard in shards_of(cfg):
-        d, r = read_docs(cfg, shard)
-        docs += d
-        rejects += r
     return docs, rejects

@@ -18,16 +18,10 @@ from runners.stage_main import stage_main
 
 
 def _count_tokens(tokenizer_path: str, texts: list[str]) -> int:
-    from tokenizers import Tokenizer
+    """Tokens as the tokenize stage will write them (text encoded as text), EOS not counted."""
+    from runners.curation.tokenize import count_tokens, load_tokenizer
 
-    tok_file = Path(tokenizer_path) / "tokenizer.json"
-    tok = Tokenizer.from_file(str(tok_file)) if tok_file.exists() else None
-    if tok is None:
-        from transformers import AutoTokenizer
-
-        hf = AutoTokenizer.from_pretrained(tokenizer_path)
-        return sum(len(x) for x in hf(texts, add_special_tokens=False)["input_ids"])
-    return sum(len(e.ids) for e in tok.encode_batch(texts, add_special_tokens=False))
+    return sum(count_tokens(texts, load_tokenizer(tokenizer_path)))
 
 
 def _files(shard: str) -> list[Path]:

@@ -33,7 +33,7 @@ def summary(spec: str) -> str:
         if not m.exists():
             continue
         data = json.loads(m.read_text())
-        keys = [k for k in ("loss_first_tenth", "loss_last_tenth", "mean_tokens_per_s", "docs_in", "docs_kept", "docs_removed",
+        keys = [k for k in ("loss_first_tenth", "loss_last_tenth", "docs_in", "docs_kept", "docs_removed",
                             "docs_modified", "docs", "tokens", "heldout_accuracy", "vocab_size", "budget") if k in data]
         shown = ", ".join(f"{k}={data[k]:.4g}" if isinstance(data[k], float) else f"{k}={data[k]}" for k in keys[:5])
         rows.append((n.id, n.kind, str(len(n.variants)), shown or "-"))

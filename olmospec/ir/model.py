@@ -1,4 +1,4 @@
-"""The model architecture: every field OLMo 3's transformer has (see olmo3_facts.md, section 1).
+"""The model architecture: every field OLMo 3's transformer has (see docs/OLMO3_FACTS.md, section 1).
 
 `layer_windows()` expands the attention pattern to one entry per layer: an int is a sliding window
 (each token sees itself and `window - 1` previous tokens, the HF `sliding_window` convention), None

@@ -290,7 +290,9 @@ def decontaminate(
 ) -> StepResult:
     """Drop contaminated documents (reason "contamination"); stats["report"] is per benchmark."""
     docs = list(docs)
-    matches = scan([d[text_field] for d in docs], index, min_overlap)
+    from runners.curation.io import text_of
+
+    matches = scan([text_of(d, text_field) for d in docs], index, min_overlap)
     result = StepResult()
     found: dict[str, set[str]] = defaultdict(set)
     removed_per_bench: dict[str, int] = defaultdict(int)

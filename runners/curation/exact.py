@@ -30,7 +30,7 @@ import xxhash
 
 from runners.curation.base import Doc, Removed, StepResult
 from runners.curation.executor import Executor, Summary, Task
-from runners.curation.io import atomic_path
+from runners.curation.io import atomic_path, text_of
 from runners.curation.normalize import normalize_exact
 from runners.curation.stage import (
     apply_removals,
@@ -144,10 +144,11 @@ def exact_reduce(digests: Sequence[np.ndarray], ids: Sequence[Sequence[str]]) ->
 
 def exact_dedup(docs: list[Doc], *, text_field: str = "text", id_field: str = "id") -> StepResult:
     """Exact dedup of one in-memory shard (the pure form of `run_exact`)."""
-    digests = text_digests([d[text_field] for d in docs])
+    texts = [text_of(d, text_field) for d in docs]
+    digests = text_digests(texts)
     removals = exact_reduce([digests], [[d[id_field] for d in docs]])[0]
     result = apply_removals(docs, removals)
-    result.stats["bytes_in"] = sum(len(d[text_field].encode("utf-8")) for d in docs)
+    result.stats["bytes_in"] = sum(len(t.encode("utf-8")) for t in texts)
     return result
 
 
@@ -158,7 +159,7 @@ def _map_task(task: Task) -> Summary:
     with atomic_path(f"{base}.ids.json") as tmp:
         Path(tmp).write_text(json.dumps([d[task["id_field"]] for d in docs]))
     with atomic_path(f"{base}.digests.npy") as tmp, open(tmp, "wb") as f:
-        np.save(f, text_digests([d[task["text_field"]] for d in docs]))
+        np.save(f, text_digests([text_of(d, task["text_field"]) for d in docs]))
     return {"docs": len(docs), "rejects": len(rejects)}
 
 

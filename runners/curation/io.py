@@ -3,7 +3,9 @@
 A shard is one input file (or one `datasets.save_to_disk` folder). Reading never stops on a bad
 record: invalid UTF-8, invalid JSON, a record that is not an object, a missing or non-string text
 field, a missing, non-string or repeated id all become a `Reject` (file, 1-based line or row, reason)
-and the shard goes on. A truncated .gz/.zst file keeps what could be read and rejects the rest. Writers write to a temporary file in the same folder and rename it, so a
+and the shard goes on. A truncated .gz/.zst file keeps what could be read and rejects the rest. A
+chat record's `messages` list is a valid text field: steps read it through `text_of`, and the record
+is written back unchanged. Writers write to a temporary file in the same folder and rename it, so a
 killed run never leaves a file that looks complete.
 
     docs, rejects = read_shard("web-000.jsonl.zst", text_field="content")
@@ -231,6 +233,13 @@ def chat_text(messages: list[Any]) -> str | None:
     return None
 
 
+def text_of(doc: Doc, text_field: str) -> str:
+    """The text a step reads: the field itself, or a chat record's messages joined (`chat_text`).
+    The record keeps its messages: curation outputs chat records as they came in."""
+    text = doc[text_field]
+    return text if isinstance(text, str) else chat_text(text) or ""
+
+
 def _check(record: Any, file: str, line: int, text_field: str, id_field: str, seen: set[str]) -> Doc | Reject:
     if isinstance(record, _Bad):
         return Reject(file, line, record.reason)
@@ -244,11 +253,11 @@ def _check(record: Any, file: str, line: int, text_field: str, id_field: str, se
     if text_field not in record or record[text_field] is None:
         return Reject(file, line, "missing_text", doc_id)
     text = record[text_field]
-    if isinstance(text, list):  # a chat record's messages: read as their text, role by role
+    if isinstance(text, list):  # a chat record's messages: read as their text (`text_of`), kept as they are
         joined = chat_text(text)
         if joined is None:
             return Reject(file, line, "text_not_string", doc_id)
-        text = record[text_field] = joined
+        text = joined
     if isinstance(text, bytes):
         try:
             text = record[text_field] = text.decode("utf-8")

@@ -36,7 +36,7 @@ import numpy as np
 
 from runners.curation.base import Doc, Removed, StepResult
 from runners.curation.executor import Executor, Summary, Task
-from runners.curation.io import atomic_path
+from runners.curation.io import atomic_path, text_of
 from runners.curation.minhash import MinHashConfig, band_keys, shingle_batch, signatures_flat
 from runners.curation.stage import (
     apply_removals,
@@ -173,7 +173,7 @@ def minhash_dedup(
 ) -> StepResult:
     """MinHash dedup of one in-memory shard (the pure form of `run_minhash`)."""
     cfg = cfg or MinHashConfig()
-    sk = sketch([d[text_field] for d in docs], [d[id_field] for d in docs], cfg)
+    sk = sketch([text_of(d, text_field) for d in docs], [d[id_field] for d in docs], cfg)
     removals, stats = minhash_reduce([sk], cfg)
     result = apply_removals(docs, removals[0])
     result.stats.update(stats)
@@ -184,7 +184,7 @@ def _map_task(task: Task) -> Summary:
     cfg = MinHashConfig(**task["cfg"])
     docs, rejects = read_task_shard(task)
     write_rejects(task, rejects)
-    sk = sketch([d[task["text_field"]] for d in docs], [d[task["id_field"]] for d in docs], cfg)
+    sk = sketch([text_of(d, task["text_field"]) for d in docs], [d[task["id_field"]] for d in docs], cfg)
     base = Path(task["dir"]) / task["name"]
     for what, array in (("keys", sk.keys), ("shingles", sk.shingles), ("offsets", sk.offsets)):
         with atomic_path(f"{base}.{what}.npy") as tmp, open(tmp, "wb") as f:

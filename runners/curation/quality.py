@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from runners.curation.base import Doc, StepResult
+from runners.curation.io import text_of
 from runners.curation.texthash import U64, ngram_hashes, word_hashes
 
 _MAGIC = b"OLMOSPEC-QUALITY-1\n"
@@ -217,7 +218,7 @@ def score_documents(
     """Add `field` (P(positive)) to every document; nothing is removed (upsampling decides)."""
     result = StepResult()
     for batch in _batches(docs, batch_size):
-        scores = model.score([d[text_field] for d in batch])
+        scores = model.score([text_of(d, text_field) for d in batch])
         result.kept.extend({**d, field: float(s)} for d, s in zip(batch, scores, strict=True))
     scores = np.array([d[field] for d in result.kept]) if result.kept else np.zeros(0)
     result.stats = {

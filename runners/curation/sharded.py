@@ -24,7 +24,7 @@ import numpy as np
 
 from runners.curation.base import Doc, Removed, StepResult
 from runners.curation.executor import Executor, Summary, Task
-from runners.curation.io import atomic_path, iter_jsonl
+from runners.curation.io import atomic_path, iter_jsonl, text_of
 from runners.curation.stage import finish, prepare, read_task_shard, write_rejects, write_result
 
 
@@ -93,19 +93,35 @@ def _merge_stats(step: str, shard_stats: list[dict[str, Any]]) -> dict[str, Any]
 def run_docwise(step: str, input_paths: Sequence[str | os.PathLike] | str | os.PathLike,
                 output_path: str | os.PathLike, params: dict[str, Any], *, text_field: str = "text",
                 id_field: str = "id", workers: int | None = None, executor: Executor | str | None = None,
-                work_dir: str | os.PathLike | None = None, keep_work: bool = False) -> dict[str, Any]:
+                work_dir: str | os.PathLike | None = None, keep_work: bool = False,
+                extra_stats: dict[str, Any] | None = None) -> dict[str, Any]:
     """A per-document step over every shard; `params` hold file paths (evaluation sets, the quality
-    model), never objects, so that tasks stay small and picklable for worker processes and Ray."""
+    model), never objects, so that tasks stay small and picklable for worker processes and Ray.
+    `extra_stats` are added to the stats (e.g. what the classifier was trained on)."""
     stage = prepare(step, input_paths, output_path, params, text_field=text_field, id_field=id_field,
                     work_dir=work_dir, executor=executor, workers=workers)
     (stage.work / "map").mkdir(parents=True, exist_ok=True)
     applied = stage.run(_docwise_task, "apply", step=step, params=params, map_dir=str(stage.work / "map"))
-    return finish(stage, [], applied, _merge_stats(step, [s.get("step_stats", {}) for s in applied]),
-                  keep_work=keep_work)
+    step_stats = {**_merge_stats(step, [s.get("step_stats", {}) for s in applied]), **(extra_stats or {})}
+    return finish(stage, [], applied, step_stats, keep_work=keep_work)
 
 
-def _tokens(doc: Doc, text_field: str) -> int:
-    return int(doc["n_tokens"]) if "n_tokens" in doc else len(doc[text_field].split())
+@functools.lru_cache(maxsize=2)
+def _tokenizer(path: str):
+    from runners.curation.tokenize import load_tokenizer
+
+    return load_tokenizer(path)
+
+
+def _sizes(docs: list[Doc], text_field: str, tokenizer: str | None) -> list[int]:
+    """Each document's size in the upsampling unit: tokens as the tokenize step writes them (EOS
+    included) when a tokenizer is given, else whitespace words."""
+    texts = [text_of(d, text_field) for d in docs]
+    if tokenizer is None:
+        return [len(t.split()) for t in texts]
+    from runners.curation.tokenize import count_tokens
+
+    return [n + 1 for n in count_tokens(texts, _tokenizer(tokenizer))]
 
 
 def _upsample_map(task: Task) -> Summary:
@@ -116,8 +132,9 @@ def _upsample_map(task: Task) -> Summary:
         raise ValueError(f"{task['path']}: document {missing[0]!r} has no '{task['score_field']}' score "
                          "(run the quality step before upsampling)")
     group = task["group_field"]
-    rows = [[str(d[task["id_field"]]), float(d[task["score_field"]]), _tokens(d, task["text_field"]),
-             "" if group is None else str(d.get(group, ""))] for d in docs]
+    sizes = _sizes(docs, task["text_field"], task["tokenizer"])
+    rows = [[str(d[task["id_field"]]), float(d[task["score_field"]]), n,
+             "" if group is None else str(d.get(group, ""))] for d, n in zip(docs, sizes, strict=True)]
     with atomic_path(Path(task["dir"]) / f"{task['name']}.rows.json") as tmp:
         Path(tmp).write_text(json.dumps(rows))
     return {"docs": len(docs), "rejects": len(rejects)}
@@ -141,18 +158,20 @@ def _upsample_apply(task: Task) -> Summary:
 def run_upsample(input_paths: Sequence[str | os.PathLike] | str | os.PathLike, output_path: str | os.PathLike, *,
                  drop_below: float = 0.4, max_repeat: float = 7.0, target_tokens: int | None = None,
                  group_field: str | None = "topic", score_field: str = "quality", seed: int = 0,
+                 tokenizer: str | None = None,
                  text_field: str = "text", id_field: str = "id", workers: int | None = None,
                  executor: Executor | str | None = None, work_dir: str | os.PathLike | None = None,
                  keep_work: bool = False) -> dict[str, Any]:
     """Quality-aware upsampling across all shards. `target_tokens` (None: keep the available total)
-    is split over the groups in proportion to their available tokens."""
+    is split over the groups in proportion to their available tokens; documents are weighted and
+    the target counted in tokens of `tokenizer` (a tokenizer folder), or in whitespace words without one."""
     from runners.curation.upsample import plan_group
 
     params = {"drop_below": drop_below, "max_repeat": max_repeat, "target_tokens": target_tokens,
-              "group_field": group_field, "score_field": score_field, "seed": seed}
+              "group_field": group_field, "score_field": score_field, "seed": seed, "tokenizer": tokenizer}
     stage = prepare("upsample", input_paths, output_path, params, text_field=text_field, id_field=id_field,
                     work_dir=work_dir, executor=executor, workers=workers)
-    mapped = stage.run(_upsample_map, "map", group_field=group_field, score_field=score_field)
+    mapped = stage.run(_upsample_map, "map", group_field=group_field, score_field=score_field, tokenizer=tokenizer)
     rows = [json.loads(Path(stage.path("map", i, "rows.json")).read_text()) for i in range(len(stage.shards))]
     where: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for s, shard_rows in enumerate(rows):
@@ -176,6 +195,7 @@ def run_upsample(input_paths: Sequence[str | os.PathLike] | str | os.PathLike, o
             Path(tmp).write_text(json.dumps(d))
     applied = stage.run(_upsample_apply, "apply", decisions_dir=str(stage.work / "reduce"))
     realized = sum(rep * rows[s][j][2] for s, r in enumerate(decisions) for j, (rep, *_) in enumerate(r))
-    return finish(stage, mapped, applied, {"upsample": {"ratio": ratio, "available_tokens": available,
+    return finish(stage, mapped, applied, {"upsample": {"unit": "tokens" if tokenizer else "words",
+                                                        "ratio": ratio, "available_tokens": available,
                                                         "realized_tokens": realized, "groups": groups}},
                   keep_work=keep_work)

@@ -41,7 +41,7 @@ import numpy as np
 
 from runners.curation.base import Doc, Removed, StepResult
 from runners.curation.executor import Executor, Summary, Task
-from runners.curation.io import atomic_path
+from runners.curation.io import atomic_path, text_of
 from runners.curation.stage import finish, prepare, read_task_shard, write_rejects, write_result
 
 SEP = 0xFF
@@ -148,11 +148,16 @@ def apply_cuts(
     result = StepResult()
     modified = bytes_in = bytes_removed = 0
     for doc, ranges in zip(docs, cuts, strict=True):
-        raw = doc[text_field].encode("utf-8")
+        raw = text_of(doc, text_field).encode("utf-8")
         bytes_in += len(raw)
         if not ranges:
             result.kept.append(doc)
             continue
+        if not isinstance(doc[text_field], str):
+            raise ValueError(f"document {doc[id_field]!r}: substring dedup would cut its '{text_field}', "  # noqa: TRY004
+                             "which is not a string (a chat record)")
+        if "fim" in doc:
+            raise ValueError(f"document {doc[id_field]!r} carries a FIM rewrite: run fim after substring dedup")
         pieces, pos = [], 0
         for a, b in ranges:
             pieces.append(raw[pos:a])
@@ -186,7 +191,7 @@ def substring_dedup(
     id_field: str = "id",
 ) -> StepResult:
     """Substring dedup of one in-memory shard (the pure form of `run_substring`)."""
-    cuts = cut_ranges([d[text_field].encode("utf-8") for d in docs], min_bytes)
+    cuts = cut_ranges([text_of(d, text_field).encode("utf-8") for d in docs], min_bytes)
     return apply_cuts(docs, cuts, text_field=text_field, id_field=id_field, min_chars=min_chars)
 
 
@@ -194,7 +199,7 @@ def _map_task(task: Task) -> Summary:
     docs, rejects = read_task_shard(task)
     write_rejects(task, rejects)
     base = Path(task["dir"]) / task["name"]
-    encoded = [d[task["text_field"]].encode("utf-8") for d in docs]
+    encoded = [text_of(d, task["text_field"]).encode("utf-8") for d in docs]
     with atomic_path(f"{base}.lengths.npy") as tmp, open(tmp, "wb") as f:
         np.save(f, np.array([len(t) for t in encoded], dtype=np.int64))
     with atomic_path(f"{base}.bytes") as tmp, open(tmp, "wb") as f:

@@ -9,13 +9,16 @@ byte for byte. The result is saved as a folder `transformers` can load (`tokeniz
 local path / hub id through `AutoTokenizer` (imported only then, since it pulls in transformers).
 
 `write_shard` encodes documents in batches (`encode_batch`, the Rust tokenizer's own threads) and
-appends each document followed by EOS to `tokens.bin`; `offsets.npy` marks the boundaries and
-`meta.json` is written last, so its presence means the shard is complete. `TokenShard` memory-maps a
-shard for the training runner.
+writes each document followed by EOS to `tokens.bin`; `offsets.npy` marks the boundaries and
+`meta.json` is written last, so its presence means the shard is complete. Document text is always
+encoded as text (`encode_special_tokens`): only EOS after each document and the sentinels of a FIM
+document are special ids. Upsampled copies are spread apart (runners/curation/order.py).
+`TokenShard` memory-maps a shard for the training runner.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -148,47 +151,141 @@ def _batches(docs: Iterable[dict], size: int) -> Iterator[list[dict]]:
         yield batch
 
 
+@contextlib.contextmanager
+def text_encoding(tok: LoadedTokenizer) -> Iterator[Any]:
+    """The backend with `encode_special_tokens` on: a special-token string inside a document
+    (`<|endoftext|>`, a FIM sentinel, a chat role) is encoded as the text it is, never as the
+    special id, which would fake a document boundary or a FIM structure."""
+    backend = tok.backend
+    before = backend.encode_special_tokens
+    backend.encode_special_tokens = True
+    try:
+        yield backend
+    finally:
+        backend.encode_special_tokens = before
+
+
+def _fim_ids(tok: LoadedTokenizer) -> dict[str, int]:
+    ids = {name: tok.backend.token_to_id(t) for name, t in zip(("prefix", "middle", "suffix"), FIM_TOKENS,
+                                                                strict=True)}
+    missing = [FIM_TOKENS[i] for i, v in enumerate(ids.values()) if v is None]
+    if missing:
+        raise ValueError(f"the tokenizer has no FIM sentinel token(s) {missing}: FIM documents cannot be written")
+    return ids
+
+
+def encode_docs(batch: list[dict], tok: LoadedTokenizer, text_field: str = "text") -> list[list[int]]:
+    """Token ids of each document (no EOS). Text is encoded as text (`text_encoding`); a FIM document
+    (field `fim`, see runners/curation/fim.py) is its three pieces joined by the real sentinel ids."""
+    from runners.curation.fim import fim_parts
+    from runners.curation.io import text_of
+
+    texts: list[str] = []
+    plan: list[tuple[str | None, int]] = []
+    for d in batch:
+        parts = fim_parts(d, text_field)
+        plan.append((None if parts is None else parts[0], len(texts)))
+        texts.extend([text_of(d, text_field)] if parts is None else parts[1:])
+    with text_encoding(tok) as backend:
+        # NOTE: encode_batch_fast skips character offsets, which shards never use.
+        encode = getattr(backend, "encode_batch_fast", backend.encode_batch)
+        encoded = [e.ids for e in encode(texts, add_special_tokens=False)]
+    sent = _fim_ids(tok) if any(order for order, _ in plan) else {}
+    out = []
+    for order, k in plan:
+        if order is None:
+            out.append(encoded[k])
+            continue
+        prefix, middle, suffix = encoded[k], encoded[k + 1], encoded[k + 2]
+        if order == "psm":
+            out.append([sent["prefix"], *prefix, sent["suffix"], *suffix, sent["middle"], *middle])
+        else:
+            out.append([sent["suffix"], *suffix, sent["prefix"], *prefix, sent["middle"], *middle])
+    return out
+
+
+def count_tokens(texts: list[str], tok: LoadedTokenizer) -> list[int]:
+    """Tokens of each text, encoded as text (as `write_shard` encodes it), EOS not counted."""
+    with text_encoding(tok) as backend:
+        encode = getattr(backend, "encode_batch_fast", backend.encode_batch)
+        return [len(e.ids) for e in encode(texts, add_special_tokens=False)]
+
+
 def write_shard(
     docs: Iterable[dict], tok: LoadedTokenizer, out_dir: str | os.PathLike, source: str,
-    batch_size: int = 512, text_field: str = "text",
+    batch_size: int = 512, text_field: str = "text", spread: int = 0, seed: int = 0,
 ) -> dict[str, Any]:
     """Tokenize documents into a shard directory (tokens.bin, offsets.npy, meta.json); returns meta.
 
-    `doc_ids_sha256` is the sha256 of every document id, in order, each followed by a newline.
+    A document with `repeat = k` is written k times, its copies spread apart by a seeded shuffle
+    with at least `spread` tokens between any two of them (runners/curation/order.py); without
+    repeats the input order is kept. Memory stays linear in the number of documents: each document
+    is encoded once into a temporary file, which the copies are then gathered from.
+    `doc_ids_sha256` is the sha256 of every written document's id, in order, each followed by a newline.
     """
+    from runners.curation.order import spread_order
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "meta.json").unlink(missing_ok=True)
-    dtype = np.uint16 if tok.vocab_size <= 65_536 else np.uint32
-    offsets = [0]
-    ids_hash = hashlib.sha256()
-    # NOTE: encode_batch_fast skips character offsets, which shards never use.
-    encode = getattr(tok.backend, "encode_batch_fast", tok.backend.encode_batch)
-    with open(out / "tokens.bin", "wb") as f:
+    dtype = np.dtype(np.uint16 if tok.vocab_size <= 65_536 else np.uint32).newbyteorder("<")
+    lengths: list[int] = []
+    repeats: list[int] = []
+    id_ends: list[int] = []
+    unique, id_file = out / ".unique.bin", out / ".ids.txt"
+    with open(unique, "wb") as f, open(id_file, "wb") as ids_f:
         for batch in _batches(docs, batch_size):
             flat: list[int] = []
-            for e in encode([d[text_field] for d in batch], add_special_tokens=False):
-                ids = e.ids  # NOTE: each access copies the ids out of Rust
+            for d, ids in zip(batch, encode_docs(batch, tok, text_field), strict=True):
                 flat += ids
                 flat.append(tok.eos_id)
-                offsets.append(offsets[-1] + len(ids) + 1)
+                lengths.append(len(ids) + 1)
+                repeats.append(int(d.get("repeat", 1)))
+                ids_f.write(str(d["id"]).encode() + b"\n")
+                id_ends.append(ids_f.tell())
             # NOTE: tofile writes native byte order; the contract says little-endian, so be explicit.
-            np.asarray(flat, dtype=np.dtype(dtype).newbyteorder("<")).tofile(f)
-            for d in batch:
-                ids_hash.update(str(d["id"]).encode() + b"\n")
-    np.save(out / "offsets.npy", np.asarray(offsets, dtype=np.int64))
+            np.asarray(flat, dtype=dtype).tofile(f)
+    order = spread_order(np.array(lengths, dtype=np.int64), np.array(repeats, dtype=np.int64), spread, seed)
+    n_tokens = _gather(unique, id_file, np.array(lengths, dtype=np.int64), np.array(id_ends, dtype=np.int64),
+                       order, dtype, out)
     meta = {
-        "dtype": np.dtype(dtype).name,
+        "dtype": dtype.name,
         "vocab_size": tok.vocab_size,
         "eos_id": tok.eos_id,
         "pad_id": tok.pad_id,
-        "n_docs": len(offsets) - 1,
-        "n_tokens": offsets[-1],
-        "doc_ids_sha256": ids_hash.hexdigest(),
+        "n_docs": len(order),
+        "n_tokens": n_tokens["tokens"],
+        "doc_ids_sha256": n_tokens["ids_sha256"],
         "source": source,
     }
     (out / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return meta
+
+
+def _gather(unique: Path, id_file: Path, lengths: np.ndarray, id_ends: np.ndarray, order: np.ndarray,
+            dtype: np.dtype, out: Path, chunk: int = 4096) -> dict[str, Any]:
+    """Write tokens.bin and offsets.npy in `order` from the unique documents; remove the temporaries."""
+    starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    id_starts = np.concatenate([[0], id_ends]).astype(np.int64)
+    offsets = np.concatenate([[0], np.cumsum(lengths[order])]).astype(np.int64)
+    identity = np.array_equal(order, np.arange(len(lengths)))
+    ids_hash = hashlib.sha256()
+    if identity:  # NOTE: the common case (no repeats): the file is already in order
+        os.replace(unique, out / "tokens.bin")
+        ids_hash.update(id_file.read_bytes())
+    else:
+        src = np.memmap(unique, dtype=dtype, mode="r") if starts[-1] else np.zeros(0, dtype)
+        ids = np.memmap(id_file, dtype=np.uint8, mode="r") if id_starts[-1] else np.zeros(0, np.uint8)
+        with open(out / "tokens.bin", "wb") as f:
+            for lo in range(0, len(order), chunk):
+                part = order[lo : lo + chunk]
+                f.write(b"".join(src[starts[i] : starts[i + 1]].tobytes() for i in part.tolist()))
+                ids_hash.update(b"".join(ids[id_starts[i] : id_starts[i + 1]].tobytes() for i in part.tolist()))
+        del src, ids
+        unique.unlink()
+    id_file.unlink()
+    np.save(out / "offsets.npy", offsets)
+    return {"tokens": int(offsets[-1]), "ids_sha256": ids_hash.hexdigest()}
 
 
 class TokenShard:

@@ -64,7 +64,15 @@ def load_tokenizer(path: str):
     tok = AutoTokenizer.from_pretrained(path)
     if tok.eos_token_id is None:
         raise StageError(f"tokenizer {path} has no EOS token; token shards and SFT need one")
+    # NOTE: transformers keeps from_pretrained's environment-dependent kwargs (local_files_only
+    # follows HF_HUB_OFFLINE) and writes them into the export, which would make the same stage's
+    # output differ between environments
+    for key in ENVIRONMENT_KWARGS:
+        tok.init_kwargs.pop(key, None)
     return tok
+
+
+ENVIRONMENT_KWARGS = ("local_files_only", "is_local", "cache_dir", "force_download", "proxies", "token", "revision")
 
 
 class Stage:
@@ -316,13 +324,12 @@ def _run(config: TrainConfig, d: Dist, stage_cls: type[Stage]) -> dict:
     summary = mx.summarize(log.rows)
     if d.is_main:
         summary.update(stage.summary(out))
-        summary["checkpoint_steps"] = saver.saved_steps()
-        summary["runtime"] = stage.effective_runtime()
         summary["params"] = sum(p.numel() for p in stage.model.parameters())
         summary["flops_per_token"] = fpt
         (out / "metrics.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
         rec = mx.receipt(
-            config, wall_s=time.time() - t_start, summary=summary, world=d.world, device=d.device
+            config, wall_s=time.time() - t_start, perf=mx.performance(log.rows), runtime=stage.effective_runtime(),
+            checkpoint_steps=saver.saved_steps(), world=d.world, device=d.device,
         )
         rec["input_hashes"] = stage.input_hashes()
         rec["resumed_from_step"] = start

@@ -79,18 +79,16 @@ class StepLog:
             csv.DictWriter(f, self.columns).writerow(row)
 
 
+def _col(rows: list[dict], name: str) -> list[float]:
+    return [float(r[name]) for r in rows if r.get(name) not in ("", None)]
+
+
 def summarize(rows: list[dict]) -> dict:
-    """metrics.json's figures from the CSV rows (the whole run, across resumes)."""
+    """metrics.json's figures from the CSV rows (the whole run, across resumes). Results only: the
+    same spec and seed give the same file on the same machine, so timings live in the receipt."""
     if not rows:
         return {}
-
-    def col(name: str) -> list[float]:
-        return [float(r[name]) for r in rows if r[name] not in ("", None)]
-
-    # NOTE: the first step of a process includes warm-up (allocation, compile): left out of the mean
-    speeds = col("tokens_per_s")[1:] or col("tokens_per_s")
-    mfus = col("mfu")[1:] or col("mfu")
-    losses = col("loss")
+    losses = _col(rows, "loss")
     k = max(1, len(losses) // 10)  # single steps are noisy: also report the first and last tenth
     return {
         "first_loss": float(rows[0]["loss"]),
@@ -99,8 +97,19 @@ def summarize(rows: list[dict]) -> dict:
         "loss_last_tenth": sum(losses[-k:]) / k,
         "steps": int(rows[-1]["step"]),
         "tokens": int(float(rows[-1]["tokens"])),
-        "mean_tokens_per_s": sum(speeds) / len(speeds),
+    }
+
+
+def performance(rows: list[dict]) -> dict:
+    """Throughput for the receipt: mean tokens/s and MFU over the steps, peak memory."""
+    # NOTE: the first step of a process includes warm-up (allocation, compile): left out of the mean
+    speeds = _col(rows, "tokens_per_s")[1:] or _col(rows, "tokens_per_s")
+    mfus = _col(rows, "mfu")[1:] or _col(rows, "mfu")
+    mem = _col(rows, "peak_mem_mb")
+    return {
+        "mean_tokens_per_s": sum(speeds) / len(speeds) if speeds else None,
         "mfu": (sum(mfus) / len(mfus)) if mfus else None,
+        "peak_mem_mb": max(mem) if mem else None,
     }
 
 
@@ -157,7 +166,8 @@ def write_jsonl(path: Path, rows: list[dict]) -> None:
     tmp.replace(path)
 
 
-def receipt(config: TrainConfig, *, wall_s: float, summary: dict, world: int, device: torch.device) -> dict:
+def receipt(config: TrainConfig, *, wall_s: float, perf: dict, runtime: dict, checkpoint_steps: list[int],
+            world: int, device: torch.device) -> dict:
     import numpy
     import transformers
 
@@ -179,7 +189,9 @@ def receipt(config: TrainConfig, *, wall_s: float, summary: dict, world: int, de
         "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
         "world_size": world,
         "wall_time_s": wall_s,
-        "tokens_per_s": summary.get("mean_tokens_per_s"),
-        "mfu": summary.get("mfu"),
-        "runtime": summary.get("runtime"),
+        "tokens_per_s": perf.get("mean_tokens_per_s"),
+        "mfu": perf.get("mfu"),
+        "throughput": perf,
+        "runtime": runtime,  # as it took effect (Stage.effective_runtime)
+        "checkpoint_steps": checkpoint_steps,
     }

@@ -42,7 +42,7 @@ def test_dvc_yaml_shape(tmp_path):
     assert f["out/dvc.yaml"].startswith("# GENERATED")
     for name, st in dvc["stages"].items():
         kind = st["meta"]["kind"]
-        assert st["cmd"] == f"python -m runners.{kind} --config out/stages/{name}.json"
+        assert st["cmd"] == f"sh out/stages/python -m runners.{kind} --config out/stages/{name}.json"
         assert st["deps"][0] == f"out/stages/{name}.json"
         assert st["wdir"] == ".."
         assert all(str(o if isinstance(o, str) else next(iter(o))).startswith(f"runs/{name}/") for o in st["outs"])

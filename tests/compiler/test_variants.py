@@ -94,3 +94,30 @@ def test_upsample_needs_quality_first():
     with pytest.raises(SpecErrors) as info:
         load_text(text, "f.ospec")
     assert "needs a 'quality' step before it" in str(info.value)
+
+
+def test_every_addressing_rule_of_the_language_reference():
+    """The paths docs/LANGUAGE.md lists ("What an ablation's path addresses") do what it says."""
+    v = variants("""
+ablation paths {
+  pretrain.schedule = linear
+  pretrain.schedule.warmup = 5%
+  sft.runtime.throughput = 800 tok/s/gpu
+  pre.web = 70%
+  pre.code = 30%
+  pre.code.max_repeat = 2x
+  web.minhash.threshold = 0.7
+  web.decontaminate = off
+}
+ablation new_entry { pre.web = 70%  pre.chat = 10% }
+ablation no_code { pre.code = off  pre.web = 100% }
+""")
+    s = v["paths"].spec
+    assert s.stages["pretrain"].schedule.kind == "linear" and s.stages["pretrain"].schedule.warmup == ("fraction", 0.05)
+    assert s.stages["sft"].runtime.throughput == 800
+    assert [(e.name, e.share, e.max_repeat) for e in s.mixes["pre"].entries] == [("web", 0.7, None), ("code", 0.3, 2.0)]
+    assert [st.kind for st in s.curations["web"].steps] == ["exact", "minhash"]
+    assert s.curations["web"].steps[1].threshold == 0.7
+    assert [(e.name, e.share) for e in v["new_entry"].spec.mixes["pre"].entries] == [("web", 0.7), ("code", 0.2),
+                                                                                     ("chat", 0.1)]
+    assert [e.name for e in v["no_code"].spec.mixes["pre"].entries] == ["web"]

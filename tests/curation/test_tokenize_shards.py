@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from itertools import pairwise
 from types import SimpleNamespace
 
 import numpy as np
@@ -80,9 +81,55 @@ def test_shard_round_trip_and_format(tok_dir, corpus, tmp_path):
         assert ids_i[-1] == tok.eos_id and tok.eos_id not in ids_i[:-1].tolist()
         assert np.array_equal(raw[offsets[i] : offsets[i + 1]], ids_i)
         assert tok.decode(ids_i[:-1]) == doc["text"]
-    fim_doc = shard.doc(len(docs) - 1).tolist()
-    for t in FIM_TOKENS:
-        assert tok.backend.token_to_id(t) in fim_doc
+    specials = {tok.backend.token_to_id(t) for t in SPECIAL_TOKENS}
+    for i in range(len(docs)):  # special-token strings in a text are text: only EOS is special
+        assert not specials & set(shard.doc(i)[:-1].tolist())
+
+
+def test_special_token_strings_in_text_and_fim_structure(tok_dir, tmp_path):
+    from runners.curation.fim import apply_fim, render
+
+    tok = load_tokenizer(tok_dir)
+    text = "def f():\n    return '<|endoftext|>' + '<|fim_middle|>' + '<|user|>'\n"
+    fim = apply_fim([{"id": "f", "text": text}], rate=1.0, seed=1).kept[0]
+    docs = [{"id": "plain", "text": text}, fim]
+    write_shard(docs, tok, tmp_path / "s", "x")
+    shard = TokenShard(tmp_path / "s")
+    plain, rewritten = shard.doc(0).tolist(), shard.doc(1).tolist()
+    assert plain.count(tok.eos_id) == 1 and plain[-1] == tok.eos_id  # one document, not four
+    assert tok.decode(plain[:-1]) == text
+    sentinel = {t: tok.backend.token_to_id(t) for t in FIM_TOKENS}
+    for t, i in sentinel.items():
+        assert rewritten.count(i) == 1, t  # the inserted sentinels only, not the one in the text
+    assert tok.decode(rewritten[:-1]) == render(fim)
+    order = [t for t in rewritten if t in sentinel.values()]
+    want = ["<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"] if fim["fim"]["order"] == "psm" else \
+        ["<|fim_suffix|>", "<|fim_prefix|>", "<|fim_middle|>"]
+    assert order == [sentinel[t] for t in want]
+
+
+def test_repeated_documents_are_spread_apart(tok_dir, corpus, tmp_path):
+    from runners.curation.order import min_copy_gap
+
+    tok = load_tokenizer(tok_dir)
+    docs = [{"id": f"d{i}", "text": t, "repeat": 7 if i < 5 else (2 if i % 3 == 0 else 1)}
+            for i, t in enumerate(corpus[:400])]
+    meta = write_shard(docs, tok, tmp_path / "s", "x", spread=256, seed=3)
+    shard = TokenShard(tmp_path / "s")
+    assert meta["n_docs"] == sum(d["repeat"] for d in docs)
+    lengths = [len(tok.backend.encode(d["text"], add_special_tokens=False).ids) + 1 for d in docs]
+    first = {tuple(shard.doc(i).tolist()): [] for i in range(len(shard))}
+    for i in range(len(shard)):
+        first[tuple(shard.doc(i).tolist())].append(int(shard.offsets[i]))
+    for d, n in zip(docs, lengths, strict=True):
+        ids = tuple(tok.backend.encode(d["text"], add_special_tokens=False).ids) + (tok.eos_id,)
+        starts = sorted(first[ids])
+        assert len(starts) == d["repeat"]
+        assert all(b - (a + n) >= 256 for a, b in pairwise(starts)), d["id"]
+    again = write_shard(docs, tok, tmp_path / "t", "x", spread=256, seed=3)
+    assert (tmp_path / "s/tokens.bin").read_bytes() == (tmp_path / "t/tokens.bin").read_bytes()
+    assert again == meta
+    assert min_copy_gap(np.arange(3), np.ones(3)) is None
 
 
 def test_shards_are_byte_identical_across_runs(corpus, tmp_path):

@@ -49,9 +49,32 @@ def test_decontaminate_and_fim(tmp_path):
     assert [d["id"] for d in lines(tmp_path / "out.jsonl")] == ["clean"]
     assert lines(tmp_path / "out.removed.jsonl")[0]["reason"] == "contamination"
     r = data("fim", str(src), str(tmp_path / "fim.jsonl"), "--rate", "1.0", "--json")
-    assert r.returncode == 0 and all("<|fim_" in d["text"] for d in lines(tmp_path / "fim.jsonl"))
+    assert r.returncode == 0
+    assert all(d["fim"]["order"] in ("psm", "spm") and d["text"] == src_doc["text"]
+               for d, src_doc in zip(lines(tmp_path / "fim.jsonl"), docs, strict=True))
 
 
 def test_bad_input_is_one_line_and_exit_1(tmp_path):
     r = data("exact", str(tmp_path / "missing.jsonl"), str(tmp_path / "o.jsonl"))
     assert r.returncode == 1 and "Traceback" not in r.stderr and "missing.jsonl" in r.stderr
+
+
+def test_quality_counts_unreadable_training_records(tmp_path):
+    good = [{"id": f"p{i}", "text": f"A clear paragraph that explains how package {i} installs its files."}
+            for i in range(30)]
+    bad = [{"id": f"n{i}", "text": f"buy cheap click here {i} free free free best price"} for i in range(30)]
+    pos, neg, src = tmp_path / "pos.jsonl", tmp_path / "neg.jsonl", tmp_path / "in.jsonl"
+    pos.write_text("".join(json.dumps(d) + "\n" for d in good) + "{broken\n" + json.dumps({"id": "p-x"}) + "\n")
+    neg.write_text("".join(json.dumps(d) + "\n" for d in bad) + json.dumps({"id": "n-x", "text": 3}) + "\n")
+    src.write_text("".join(json.dumps(d) + "\n" for d in good[:5] + bad[:5]))
+    out = tmp_path / "scored.jsonl"
+    r = data("quality", str(src), str(out), "--positive", str(pos), "--negative", str(neg), "--json")
+    assert r.returncode == 0, r.stderr
+    c = json.loads(r.stdout)["classifier"]
+    assert (c["positive_docs"], c["positive_rejects"], c["negative_docs"], c["negative_rejects"]) == (30, 2, 30, 1)
+    listed = lines(c["rejects_file"])
+    assert {(x["role"], x["line"], x["reason"]) for x in listed} == {
+        ("positive", 31, "invalid_json"), ("positive", 32, "missing_text"), ("negative", 31, "text_not_string")}
+    assert json.loads((tmp_path / "scored.stats.json").read_text())["classifier"]["positive_rejects"] == 2
+    r = data("quality", str(src), str(out), "--positive", str(pos), "--negative", str(neg))
+    assert r.returncode == 0 and "2 positive and 1 negative records unreadable" in r.stdout

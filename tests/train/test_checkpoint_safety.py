@@ -52,3 +52,14 @@ def test_resume_fingerprint_covers_token_content(tmp_path, tokenizer_dir, shards
     tokens.tofile(copy / "tokens.bin")
     assert (copy / "meta.json").read_text() == meta and json.loads(meta)["n_tokens"] == len(tokens)
     assert _fingerprint(cfg) != before
+
+
+def test_hf_export_does_not_depend_on_the_environment(tmp_path, tokenizer_dir, shards, monkeypatch):
+    """HF_HUB_OFFLINE used to leak into the export's tokenizer_config.json (local_files_only)."""
+    outs = []
+    for offline in ("0", "1"):
+        monkeypatch.setenv("HF_HUB_OFFLINE", offline)
+        cfg = make_config(tmp_path / f"out{offline}", tokenizer_dir, [("prose", shards["prose"], 1.0)], steps=2)
+        run(cfg)
+        outs.append((tmp_path / f"out{offline}/hf/tokenizer_config.json").read_text())
+    assert outs[0] == outs[1] and "local_files_only" not in outs[0]

@@ -50,8 +50,8 @@ def test_two_ranks_under_dvc_repro_match_one_process(tmp_path):
     rb = json.loads((b / "receipt.json").read_text())["runtime"]
     assert rb["world_size"] == 1 and rb["fsdp"] is False and rb["threads"] == 2 and rb["micro_batches_per_step"] == 1
 
-    assert json.loads((a / "metrics.json").read_text())["checkpoint_steps"] == [7, 14, 21, 28, 30]
-    assert json.loads((b / "metrics.json").read_text())["checkpoint_steps"] == [30]
+    assert json.loads((a / "receipt.json").read_text())["checkpoint_steps"] == [7, 14, 21, 28, 30]
+    assert json.loads((b / "receipt.json").read_text())["checkpoint_steps"] == [30]
     assert sorted(p.name for p in (a / "checkpoints").glob("step_*")) == ["step_00000028", "step_00000030"]
 
     wa, wb = _weights(a), _weights(b)
