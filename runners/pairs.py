@@ -13,7 +13,7 @@ with `verify`, the chosen side passes the prompt's verifier (math answer or IFEv
 Outputs in runs/<id>/: `pairs.jsonl` (each pair with its provenance: models, seeds, sample stream,
 finish reasons, the filters that kept it), `removed.jsonl` (pairs dropped by a filter, with the
 reason), `rejects.jsonl` (unreadable prompt records, with file and line), `stats.json` (counts,
-lengths, tokens/s of each model).
+lengths, finish reasons), and the generation speed of each model in `receipt.json` (`throughput`).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from runners.common import write_json
 from runners.stage_main import StageFailure, stage_main
 
 SIDES = ("chosen", "rejected")
+TIMINGS = ("seconds", "tokens_per_s")
 
 
 def _verifier(name: str | None):
@@ -128,15 +129,18 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
         "prompts_used": len(recs), "rejects": len(got.rejects), "rejects_by_reason": got.counts(),
         "pairs_kept": len(kept), "pairs_removed": len(removed),
         "removed_by_reason": dict(sorted(Counter(x["reason"] for x in removed).items())),
-        "generation": {side: results[side].stats() for side in SIDES},
+        "generation": {side: {k: v for k, v in results[side].stats().items() if k not in TIMINGS} for side in SIDES},
         "completion_tokens": {side: _lengths([len(results[side].completions[i][0].token_ids) for i in range(len(recs))])
                               for side in SIDES},
-        "tokens_per_s": round(sum(results[x].new_tokens for x in SIDES) / max(1e-9, sum(results[x].seconds for x in SIDES)), 1),
     }
     write_json(out / "stats.json", stats)
+    # NOTE: stats.json holds results only (the same spec and seed give the same file); speed goes to the receipt
+    seconds = sum(results[x].seconds for x in SIDES)
+    throughput = {"tokens_per_s": round(sum(results[x].new_tokens for x in SIDES) / max(1e-9, seconds), 1),
+                  **{f"{x}_tokens_per_s": results[x].stats()["tokens_per_s"] for x in SIDES}}
     print(f"pairs: {len(kept)} kept of {len(recs)} prompts ({stats['removed_by_reason']}), "
-          f"{len(got.rejects)} prompt records rejected, {stats['tokens_per_s']} tokens/s")
-    return stats
+          f"{len(got.rejects)} prompt records rejected, {throughput['tokens_per_s']} tokens/s")
+    return {**stats, "throughput": throughput}
 
 
 def main(argv: list[str] | None = None) -> None:

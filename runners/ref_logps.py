@@ -14,7 +14,8 @@ than `seq_len` sends the record to the rejects (with file and line, like unreada
 whose completion lengths differ by more than `length_control` tokens are removed (reason
 `length_gap`); a hash of (seed, id) puts a `heldout` share of the rest aside. Outputs in
 runs/<id>/: `pairs.parquet` (runners.dpo.data), `removed.jsonl`, `rejects.jsonl`, `stats.json`
-(counts, completion lengths and length gaps before and after length control, tokens/s) and
+(counts, completion lengths and length gaps before and after length control; the speed is in
+`receipt.json`) and
 `plots/lengths.csv` (each pair's completion lengths and gap, and whether length control kept it).
 """
 
@@ -151,13 +152,13 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
         "after_length_control": _summary([r["chosen_tokens"] for r in rows], [r["rejected_tokens"] for r in rows]),
         "ref_chosen_mean_logp": round(sum(r["ref_chosen_mean"] for r in rows) / n, 4),
         "ref_rejected_mean_logp": round(sum(r["ref_rejected_mean"] for r in rows) / n, 4),
-        "tokens_per_s": round(tokens / max(seconds, 1e-9), 1),
     }
-    write_json(out / "stats.json", stats)
+    write_json(out / "stats.json", stats)  # results only; the speed goes to the receipt
+    throughput = {"tokens_per_s": round(tokens / max(seconds, 1e-9), 1)}
     print(f"ref_logps: {n} pairs ({splits.get('heldout', 0)} held out), {len(got.rejects)} rejected {got.counts()}, "
-          f"{len(removed)} removed by length control, {stats['tokens_per_s']} tokens/s")
+          f"{len(removed)} removed by length control, {throughput['tokens_per_s']} tokens/s")
     weights = sorted(Path(cfg["model"]).glob("*.safetensors"))
-    return {"inputs": {str(w): sha256_file(w) for w in weights}, **stats}
+    return {"inputs": {str(w): sha256_file(w) for w in weights}, "throughput": throughput, **stats}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -43,6 +43,7 @@ BAD_PROMPTS = ['{"id": "bad-json", "prompt": ', json.dumps({"id": "no-prompt", "
 
 def env() -> dict[str, str]:
     return {**os.environ, "DVC_NO_ANALYTICS": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+            "OLMOSPEC_PYTHON": sys.executable, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])}
 
 

@@ -47,7 +47,8 @@ def _diff(repo, new_spec: str) -> dict:
 
 
 def _rerun_labels(d: dict) -> set[str]:
-    return {x["id"].rsplit("-", 1)[0] for x in d["rerun"]}
+    """Labels of the stages the edited base experiment runs that the original does not have."""
+    return {s["id"].rsplit("-", 1)[0] for e in d["entries"] if e["kind"] == "base" for s in e["stages"]}
 
 
 def test_delta_pairs_dpo_and_what_reruns(repo):
@@ -57,7 +58,7 @@ def test_delta_pairs_dpo_and_what_reruns(repo):
     rejects = [json.loads(x) for x in (pairs_dir / "rejects.jsonl").read_text().splitlines()]
     assert sorted(r["line"] for r in rejects) == [7, 20, 34]
     assert stats["prompts_used"] == 48 and stats["pairs_kept"] + stats["pairs_removed"] == 48
-    assert stats["generation"]["chosen"]["tokens_per_s"] > 0
+    assert json.loads((pairs_dir / "receipt.json").read_text())["throughput"]["chosen_tokens_per_s"] > 0
     pairs = [json.loads(x) for x in (pairs_dir / "pairs.jsonl").read_text().splitlines()]
     assert len(pairs) == stats["pairs_kept"] > 20
     prov = pairs[0]["provenance"]
@@ -158,8 +159,8 @@ def test_dpo_resumes_bitwise_and_two_ranks_follow_one(repo):
     finally:
         runtime.write_text(json.dumps(rt))
     assert r.returncode == 0, r.stderr[-2000:]
-    m = json.loads((dpo_dir / "metrics.json").read_text())
-    assert m["runtime"]["world_size"] == 2 and m["runtime"]["fsdp"]
+    rt_used = json.loads((dpo_dir / "receipt.json").read_text())["runtime"]  # the runtime as it took effect
+    assert rt_used["world_size"] == 2 and rt_used["fsdp"]
     two = [float(x["loss"]) for x in _rows(dpo_dir / "plots/train.csv")]
     assert two == pytest.approx(losses, rel=1e-4, abs=1e-5)
 
