@@ -12,7 +12,6 @@ forward/backward/step. Goal: the runner's overhead is at most 10% on CPU.
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "train"))
 
+from timing import alternating_medians, plain_update
 from train_helpers import build_tokenizer, write_shard
 
 from olmospec.ir.model import ModelConfig
@@ -93,11 +93,7 @@ def plain_loop(stage):
         x, y = data[i % 8, :, :-1], data[i % 8, :, 1:]
         logits = model(input_ids=x, use_cache=False).logits
         loss = torch.nn.functional.cross_entropy(logits.view(-1, logits.shape[-1]), y.reshape(-1))
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        return loss.item()
+        return plain_update(model, opt, loss)
 
     return step
 
@@ -120,17 +116,7 @@ def test_plain_pytorch_step(benchmark, stage):
 def test_runner_overhead_at_most_10_percent(stage):
     """Steps alternate runner / plain, so drift in machine load (2 shared cores) hits both sides; the
     medians of 8 steps each are compared."""
-    plain = plain_loop(stage)
-    plain(0), stage.train_step(0)  # warm-up
-    runner, base = [], []
-    for i in range(1, 9):
-        t = time.perf_counter()
-        stage.train_step(i)
-        runner.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        plain(i)
-        base.append(time.perf_counter() - t)
-    r, b = float(np.median(runner)), float(np.median(base))
+    r, b = alternating_medians(stage.train_step, plain_loop(stage))
     overhead = r / b - 1
     tok = BATCH * SEQ
     print(f"\nrunner {tok / r:.0f} tok/s, plain PyTorch {tok / b:.0f} tok/s, overhead {overhead:+.1%}")

@@ -1,4 +1,4 @@
-"""Training, DPO and RLVR stages -> graph nodes, with their planning figures.
+"""Training and RLVR stages -> graph nodes (DPO: graph_dpo.py), with their planning figures.
 
 A training node's config is a `TrainConfig` (olmospec/ir/train.py) minus its runtime: the compiler
 resolves inheritance, converts budgets to steps and warmup fractions to steps, and points the data
@@ -125,13 +125,6 @@ def _uniq(nodes: list[Node]) -> list[Node]:
     return out
 
 
-def _model_ref(b, name: str) -> tuple[str, list[Node]]:
-    if name in b.spec.external_models:
-        return b.spec.external_models[name].path, []
-    node = b.stage(name)
-    return f"{node.out_dir}/hf", [node]
-
-
 def _post_common(b, st: S.Stage, prev: Node | None) -> dict[str, Any]:
     seq = st.seq or 0
     return {
@@ -145,31 +138,26 @@ def _post_common(b, st: S.Stage, prev: Node | None) -> dict[str, Any]:
     }
 
 
-def dpo_node(b, st: S.Stage, prev: Node | None) -> Node:
-    d = st.dpo
-    prompts, p_ups, p_deps, _ = b.docs_input(d.prompts)
-    chosen, c_ups = _model_ref(b, d.pairs.chosen)
-    rejected, r_ups = _model_ref(b, d.pairs.rejected)
-    sem = {**_post_common(b, st, prev), "prompts": prompts, "chosen": chosen, "rejected": rejected,
-           "loss": d.loss, "beta": d.beta, "length_control": d.length_control, "max_pairs": d.max_pairs}
-    ups = _uniq(([prev] if prev else []) + p_ups + c_ups + r_ups)
-    node = make_node("dpo", st.name, sem, ups, inputs=p_deps, outs=["hf"], metrics=["metrics.json"],
-                     plots=["plots/train.csv"])
-    node.runtime = _runtime(st.runtime)
-    model = model_of(b, st)
-    pairs = d.max_pairs
-    tokens = pairs * 2 * st.seq if pairs and st.seq else None
-    return _plan(node, b, st, model, tokens, st.seq)
-
-
 def rlvr_node(b, st: S.Stage, prev: Node | None) -> Node:
+    """An RlvrConfig (olmospec/ir/rlvr.py), validated here like a training stage's config."""
+    from olmospec.ir.rlvr import RlvrConfig
+
     r = st.rlvr
     prompts, p_ups, p_deps, _ = b.docs_input(r.prompts)
-    sem = {**_post_common(b, st, prev), "prompts": prompts, **r.model_dump(mode="json", exclude={"prompts"})}
-    node = make_node("rlvr", st.name, sem, _uniq(([prev] if prev else []) + p_ups), inputs=p_deps, outs=["hf"],
-                     metrics=["metrics.json"], plots=["plots/train.csv"])
-    node.runtime = _runtime(st.runtime)
+    tok_path, tok_nodes = b.tokenizer(st.tokenizer) if st.tokenizer else ("", [])
     model = model_of(b, st)
+    common = _post_common(b, st, prev)
+    sem = {
+        "kind": "rlvr", "model": model.model_dump(mode="json") if model else None, "tokenizer": tok_path,
+        "init_from": prev.out_dir if prev else None, "prompts": prompts, "steps": st.steps,
+        "optimizer": common["optimizer"], "schedule": common["schedule"], "seed": common["seed"],
+        **r.model_dump(mode="json", exclude={"prompts", "refills", "retire"}),
+        "max_refills": r.refills, "retire_above": r.retire,
+    }
+    node = make_node("rlvr", st.name, sem, _uniq(([prev] if prev else []) + tok_nodes + p_ups), inputs=p_deps,
+                     outs=["hf", "checkpoints"], metrics=["metrics.json"], plots=["plots/train.csv"])
+    node.runtime = _runtime(st.runtime)
+    RlvrConfig.model_validate({**sem, "stage_id": node.id, "output": node.out_dir, "runtime": node.runtime})
     # Learner tokens: every sampled completion at its maximum length (an upper bound).
     tokens = st.steps * r.prompts_per_batch * r.group * r.max_response if st.steps else None
     return _plan(node, b, st, model, tokens, r.max_response)

@@ -17,10 +17,12 @@ from olmospec.ir import spec as S
 from olmospec.ir.model import ModelConfig, YarnConfig
 from olmospec.ir.train import OptimizerConfig
 
+_OFF = object()  # a setting written `off`: None in the IR, where an absent setting keeps its default
+
 
 def _build(cls, diags: Diagnostics, pos: Pos, **kw):
     try:
-        return cls(**{k: v for k, v in kw.items() if v is not None})
+        return cls(**{k: (None if v is _OFF else v) for k, v in kw.items() if v is not None})
     except ValidationError as e:
         for err in e.errors():
             loc = ".".join(str(x) for x in err["loc"])
@@ -278,9 +280,11 @@ def read_model(name: str, sec: ast.Section, diags: Diagnostics):
 
 _TRAIN_FIELDS = {"kind", "model", "data", "tokenizer", "tokens", "steps", "epochs", "seq", "batch", "lr",
                  "z_loss", "seed", "doc_mask"}
-_DPO_FIELDS = {"prompts", "pairs", "loss", "beta", "length_control", "max_pairs"}
+_DPO_FIELDS = {"prompts", "pairs", "loss", "beta", "label_smoothing", "length_control", "max_pairs", "heldout", "verify",
+               "temperature", "top_p", "max_response", "generator"}
+_DELTA_ONLY = ("prompts", "verify", "temperature", "top_p", "max_response", "generator")
 _RLVR_FIELDS = {"prompts", "rewards", "group", "prompts_per_batch", "clip", "tis_cap", "kl", "active_sampling",
-                "temperature", "max_response", "minibatches"}
+                "temperature", "max_response", "minibatches", "template", "advantages", "refills", "retire"}
 _RUNTIME_FIELDS = {
     "gpus": units.positive_int, "nodes": units.positive_int, "procs_per_node": units.positive_int,
     "launcher": units.word("torchrun", "slurm"), "throughput": units.throughput,
@@ -290,12 +294,49 @@ _RUNTIME_FIELDS = {
 }
 
 
-def _delta(v: ast.Value) -> S.DeltaPairs:
+def _pairs(v: ast.Value) -> S.DeltaPairs | str:
+    """`delta(chosen = MODEL, rejected = MODEL)`, or the name of a source/curation of pair records."""
+    if isinstance(v, ast.Name):
+        return v.name
     if isinstance(v, ast.Call) and v.name == "delta" and not v.args:
         kw = {k.name: k.value for k in v.kwargs}
         if set(kw) == {"chosen", "rejected"}:
             return S.DeltaPairs(chosen=units.name(kw["chosen"]), rejected=units.name(kw["rejected"]))
-    raise SpecError(v.pos, f"expected delta(chosen = MODEL, rejected = MODEL), got {units.describe(v)}")
+    raise SpecError(v.pos, f"expected delta(chosen = MODEL, rejected = MODEL) or a source of pairs, got "
+                           f"{units.describe(v)}")
+
+
+def _dpo(name: str, b: Body, pos: Pos, diags: Diagnostics):
+    pairs = b.get("pairs", _pairs, None, required_pos=pos)
+    delta = isinstance(pairs, S.DeltaPairs)
+    if delta and not b.has("prompts"):
+        diags.error(pos, f"stage '{name}' makes delta pairs and needs 'prompts = SOURCE'")
+    if isinstance(pairs, str):
+        for f in _DELTA_ONLY:
+            if b.has(f):
+                diags.error(b.pos_of(f), f"'{f}' applies to generated pairs (pairs = delta(...)); "
+                                         f"'{pairs}' already holds its pairs")
+    return _build(S.DpoSettings, diags, pos, prompts=b.get("prompts", units.name, None), pairs=pairs,
+                  loss=b.get("loss", units.word("dpo", "dpo_norm"), None), beta=b.get("beta", units.real, None),
+                  label_smoothing=b.get("label_smoothing", units.unit_fraction, None),
+                  length_control=b.get("length_control", units.tokens, None),
+                  max_pairs=b.get("max_pairs", units.count, None), heldout=b.get("heldout", units.percent, None),
+                  verify=b.get("verify", units.boolean, None),
+                  temperature=b.get("temperature", units.nonneg_real, None),
+                  top_p=b.get("top_p", units.unit_fraction, None),
+                  max_response=b.get("max_response", units.tokens, None),
+                  generator=b.get("generator", units.word("hf", "vllm"), None))
+
+
+def _off_or(conv):
+    """`off`, or a value read by `conv`: for optional settings whose default is on (retire, tis_cap)."""
+
+    def read(v: ast.Value):
+        if isinstance(v, ast.Name) and v.name == "off":
+            return _OFF
+        return conv(v)
+
+    return read
 
 
 def read_stage(name: str, sec: ast.Section, diags: Diagnostics):
@@ -373,20 +414,22 @@ def read_stage(name: str, sec: ast.Section, diags: Diagnostics):
         runtime = _build(S.StageRuntime, diags, rsec.pos, **{f: rb.get(f, c, None) for f, c in _RUNTIME_FIELDS.items()}) \
             or S.StageRuntime()
     dpo = rlvr = None
+    if kind == "dpo" and after is None:
+        diags.error(sec.pos, f"stage '{name}' (dpo) needs 'after STAGE': the policy starts from that stage's "
+                             "model, which is also the reference")
     if kind == "dpo":
-        dpo = _build(S.DpoSettings, diags, sec.pos, prompts=b.get("prompts", units.name, None, required_pos=sec.pos),
-                     pairs=b.get("pairs", _delta, None, required_pos=sec.pos),
-                     loss=b.get("loss", units.word("dpo", "dpo_norm"), None), beta=b.get("beta", units.real, None),
-                     length_control=b.get("length_control", units.tokens, None),
-                     max_pairs=b.get("max_pairs", units.count, None))
+        dpo = _dpo(name, b, sec.pos, diags)
     if kind == "rlvr":
         rlvr = _build(S.RlvrSettings, diags, sec.pos, prompts=b.get("prompts", units.name, None, required_pos=sec.pos),
-                      rewards=b.get("rewards", units.list_of(units.word("math", "code", "ifeval", "random")), None,
-                                    required_pos=sec.pos),
+                      rewards=b.get("rewards", units.list_of(units.word("math", "code", "ifeval", "random", "format")),
+                                    None, required_pos=sec.pos),
+                      template=b.get("template", units.word("chat", "answer"), None),
                       group=b.get("group", units.positive_int, None),
                       prompts_per_batch=b.get("prompts_per_batch", units.positive_int, None),
-                      clip=b.get("clip", units.pair(units.real), None), tis_cap=b.get("tis_cap", units.real, None),
+                      clip=b.get("clip", units.pair(units.real), None), tis_cap=b.get("tis_cap", _off_or(units.real), None),
                       kl=b.get("kl", units.nonneg_real, None), active_sampling=b.get("active_sampling", units.boolean, None),
+                      advantages=b.get("advantages", units.word("centered", "standard"), None),
+                      refills=b.get("refills", units.integer, None), retire=b.get("retire", _off_or(units.percent), None),
                       temperature=b.get("temperature", units.nonneg_real, None),
                       max_response=b.get("max_response", units.tokens, None),
                       minibatches=b.get("minibatches", units.positive_int, None))

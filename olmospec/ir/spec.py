@@ -171,23 +171,37 @@ class DeltaPairs(Frozen):
 
 
 class DpoSettings(Frozen):
-    prompts: str
-    pairs: DeltaPairs
+    """A DPO stage: pairs made by two models on `prompts` (delta learning), or read from a source or
+    curation of pair records; the sampling settings apply to the generated pairs only."""
+
+    prompts: str | None = None
+    pairs: DeltaPairs | str
     loss: Literal["dpo", "dpo_norm"] = "dpo_norm"
     beta: float = 5.0
-    length_control: int | None = None  # max |len(chosen) - len(rejected)| in tokens
+    label_smoothing: Annotated[float, Field(ge=0.0, lt=0.5)] = 0.0  # 0.5 or more would reverse the preference
+    length_control: int | None = None  # max |len(chosen) - len(rejected)| in completion tokens
     max_pairs: int | None = None
+    heldout: float = 0.05  # share of pairs kept out of training, for held-out reward accuracy
+    verify: bool = False  # a verifier must pass the chosen side of prompts that name one
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_response: int = 2048  # tokens per generated completion
+    generator: Literal["hf", "vllm"] = "hf"
 
 
 class RlvrSettings(Frozen):
     prompts: str
-    rewards: tuple[Literal["math", "code", "ifeval", "random"], ...]
+    rewards: tuple[Literal["math", "code", "ifeval", "random", "format"], ...]
+    template: Literal["chat", "answer"] = "chat"  # answer: RL-Zero's plain "Question: ...\nAnswer:" prompt
     group: int = 8
     prompts_per_batch: int = 64
     clip: tuple[float, float] = (0.2, 0.272)
     tis_cap: float | None = 2.0
     kl: float = 0.0
+    advantages: Literal["centered", "standard"] = "centered"
     active_sampling: bool = True
+    refills: int = 8  # generate rounds active sampling may add per step to fill the batch
+    retire: float | None = 0.875  # prompts solved at a pass rate above this are not sampled again
     temperature: float = 1.0
     max_response: int = 1024
     minibatches: int = 1

@@ -54,8 +54,10 @@ def _node_rendezvous(runtime: TrainRuntime, env: dict[str, str]) -> tuple[str, s
     return rank, env["MASTER_ADDR"], env.get("MASTER_PORT", "29500")
 
 
-def torchrun_argv(runtime: TrainRuntime, config_path: str, env: dict[str, str]) -> list[str]:
-    """The command that runs this runner under torchrun with the runtime's process counts."""
+def torchrun_argv(runtime: TrainRuntime, config_path: str, env: dict[str, str],
+                  module: str = "runners.train") -> list[str]:
+    """The command that runs `module` (this runner, or a stage kind built on it such as
+    runners.dpo or runners.rlvr) under torchrun with the runtime's process counts."""
     argv = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={runtime.nproc_per_node}"]
     if runtime.nnodes == 1:
         argv.append("--standalone")
@@ -63,10 +65,11 @@ def torchrun_argv(runtime: TrainRuntime, config_path: str, env: dict[str, str]) 
         rank, addr, port = _node_rendezvous(runtime, env)
         argv += [f"--nnodes={runtime.nnodes}", f"--node_rank={rank}", f"--master_addr={addr}",
                  f"--master_port={port}"]
-    return argv + ["-m", "runners.train", "--config", config_path]
+    return argv + ["-m", module, "--config", config_path]
 
 
-def sbatch_script(runtime: TrainRuntime, config_path: str, stage_id: str, root: Path) -> str:
+def sbatch_script(runtime: TrainRuntime, config_path: str, stage_id: str, root: Path,
+                  module: str = "runners.train") -> str:
     """The Slurm job of a stage: every node runs the stage's own command (which starts torchrun for
     that node), then the batch host records the outputs in dvc.lock."""
     cfg = Path(config_path)
@@ -75,10 +78,10 @@ def sbatch_script(runtime: TrainRuntime, config_path: str, stage_id: str, root: 
     gpus = f"#SBATCH --gpus-per-node={runtime.nproc_per_node}\n" if runtime.device != "cpu" else ""
     python = shlex.quote(sys.executable)
     dvc = shlex.quote(str(Path(sys.executable).with_name("dvc")))
-    run = f"NODE_RANK=$SLURM_NODEID exec {python} -m runners.train --config {shlex.quote(config_path)}"
+    run = f"NODE_RANK=$SLURM_NODEID exec {python} -m {module} --config {shlex.quote(config_path)}"
     return (
         "#!/bin/bash\n"
-        f"# Written by `python -m runners.train --config {config_path}` (launcher = slurm). Submit: sbatch THIS_FILE\n"
+        f"# Written by `python -m {module} --config {config_path}` (launcher = slurm). Submit: sbatch THIS_FILE\n"
         f"#SBATCH --job-name={stage_id}\n"
         f"#SBATCH --nodes={runtime.nnodes}\n"
         "#SBATCH --ntasks-per-node=1\n"
@@ -94,7 +97,8 @@ def sbatch_script(runtime: TrainRuntime, config_path: str, stage_id: str, root: 
     )
 
 
-def maybe_reexec(runtime: TrainRuntime, config_path: str, stage_id: str = "", output: str = "") -> None:
+def maybe_reexec(runtime: TrainRuntime, config_path: str, stage_id: str = "", output: str = "",
+                 module: str = "runners.train") -> None:
     """Replace this process by torchrun when more than one process is wanted; write the Slurm job
     and stop when the launcher is Slurm and this is not a Slurm job; otherwise return."""
     if inside_torchrun():
@@ -104,13 +108,13 @@ def maybe_reexec(runtime: TrainRuntime, config_path: str, stage_id: str = "", ou
         out.mkdir(parents=True, exist_ok=True)
         script = out / "slurm.sbatch"
         tmp = script.with_name(script.name + ".tmp")
-        tmp.write_text(sbatch_script(runtime, config_path, stage_id, Path.cwd()))
+        tmp.write_text(sbatch_script(runtime, config_path, stage_id, Path.cwd(), module))
         os.replace(tmp, script)
         raise StageError(f"launcher = slurm: this stage runs as a Slurm job of {runtime.nnodes} node(s). "
                          f"Submit it with `sbatch {script}`; the job records its outputs with `dvc commit`")
     if runtime.nproc_per_node == 1 and runtime.nnodes == 1:
         return
-    argv = torchrun_argv(runtime, config_path, dict(os.environ))
+    argv = torchrun_argv(runtime, config_path, dict(os.environ), module)
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(argv[0], argv)

@@ -112,6 +112,17 @@ class Stage:
         self.model = model
         self.optimizer = build_optimizer(model, config.optimizer)
         self.windows = {FULL: None, SLIDING: self.hf.sliding_window}
+        self.setup_data()
+        self.rows = rank_rows(config.batch_seqs, d.rank, d.world)
+        self.autocast = (not d.initialized) and self.dtype != torch.float32
+        self.micro_per_step = 0
+
+    # -- what a stage kind specialises (DPO and RL swap these; the rest of the trainer is shared) --
+    columns = mx.COLUMNS  # of plots/train.csv; they name every key `train_step` returns
+
+    def setup_data(self) -> None:
+        """Read the stage's data and set `steps`."""
+        config = self.config
         if config.kind == "sft":
             self.chat = ChatData(config.data, self.tokenizer, config.seq_len, config.seed)
             # the export must prompt the way training formatted chats, whatever template came with it
@@ -132,9 +143,25 @@ class Stage:
             self.mixture = Mixture(sources, [c.share for c in config.data], config.seed)
             self.steps = config.steps
             self._check_repeats()
-        self.rows = rank_rows(config.batch_seqs, d.rank, d.world)
-        self.autocast = (not d.initialized) and self.dtype != torch.float32
-        self.micro_per_step = 0
+
+    def begin(self, start: int, out: Path) -> None:
+        """Called once the model is restored (`start` = steps already done), before the first step."""
+
+    def after_step(self, step: int) -> None:
+        """Called after update `step` (1-based) and also with the start step before training."""
+
+    def summary(self, out: Path) -> dict:
+        """The stage's own figures for metrics.json (rank 0)."""
+        if self.mixture is not None:
+            return {"epochs_per_source": self.mixture.epochs()}
+        mx.write_jsonl(out / "rejects.jsonl", self.chat.rejects)
+        return {"sft_data": self.chat.stats()}
+
+    def fingerprint(self) -> dict:
+        return _fingerprint(self.config)
+
+    def input_hashes(self) -> dict[str, str]:
+        return mx.input_hashes(self.config)
 
     def effective_runtime(self) -> dict:
         """The runtime as it took effect, read back from the process and the model (not copied
@@ -198,13 +225,17 @@ class Stage:
             ((ce + cfg.optimizer.z_loss * z) * scale).backward()
             ce_total += ce.detach().double()
         loss = float(_all_sum(ce_total, d)) / max(1.0, n_tokens)
-        clip = cfg.optimizer.clip if cfg.optimizer.clip is not None else float("inf")
-        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        return {"loss": loss, "lr": lr, "grad_norm": self.optimizer_step()}
+
+    def optimizer_step(self) -> float:
+        """Clip the accumulated gradients, update, clear; returns the gradient norm before clipping."""
+        clip = self.config.optimizer.clip if self.config.optimizer.clip is not None else float("inf")
+        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
         if hasattr(norm, "full_tensor"):
             norm = norm.full_tensor()
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        return {"loss": loss, "lr": lr, "grad_norm": float(norm)}
+        return float(norm)
 
     def trainer_state(self) -> dict:
         return {"sampler": self.mixture.state_dict() if self.mixture is not None else None}
@@ -226,33 +257,39 @@ def _fingerprint(config: TrainConfig) -> dict:
     return fp
 
 
-def run(config: TrainConfig) -> dict:
-    """Train one stage; returns the metrics summary (also written to `<output>/metrics.json`)."""
+def run(config: TrainConfig, stage_cls: type[Stage] = Stage) -> dict:
+    """Train one stage; returns the metrics summary (also written to `<output>/metrics.json`).
+
+    `stage_cls` is the stage kind's `Stage`: its data and train step (DPO, RL); the loop around it
+    (resume, checkpoints, step log, export, metrics, receipt) is this one for every kind."""
     d = setup(config.runtime)
     try:
-        return _run(config, d)
+        return _run(config, d, stage_cls)
     finally:
         teardown(d)
 
 
-def _run(config: TrainConfig, d: Dist) -> dict:
+def _run(config: TrainConfig, d: Dist, stage_cls: type[Stage]) -> dict:
     from tqdm import tqdm
 
     t_start = time.time()
     torch.manual_seed(config.seed)
     out = Path(config.output)
-    stage = Stage(config, d)
+    stage = stage_cls(config, d)
     saver = ckpt.Checkpointer(out / "checkpoints", d)
-    ckpt.discard_if_foreign(out / "checkpoints", _fingerprint(config), d)
+    ckpt.discard_if_foreign(out / "checkpoints", stage.fingerprint(), d)
     start = 0
     if (latest := saver.latest()) is not None:
         trainer = saver.load(latest, stage.model, stage.optimizer)
         stage.restore(trainer)
         start = trainer["step"]
-    log = mx.StepLog(out / "plots" / "train.csv", start, d.is_main)
+    log = mx.StepLog(out / "plots" / "train.csv", start, d.is_main, stage.columns)
+    stage.begin(start, out)
+    stage.after_step(start)
     fpt = flops_per_token(config.model, config.seq_len)
     peak = mx.peak_flops(d.device, stage.dtype)
     tokens_per_step = config.batch_seqs * config.seq_len
+    tokens = int(float(log.rows[-1]["tokens"])) if log.rows else start * tokens_per_step
     every = max(1, config.runtime.checkpoint_every)
     bar = tqdm(
         range(start, stage.steps),
@@ -266,13 +303,13 @@ def _run(config: TrainConfig, d: Dist) -> dict:
         t0 = time.perf_counter()
         r = stage.train_step(step)
         dt = time.perf_counter() - t0
-        tps = tokens_per_step / dt
+        step_tokens = r.pop("tokens", tokens_per_step)  # a kind with ragged batches counts its own
+        tokens += step_tokens
+        tps = step_tokens / dt
         row = {
+            **r,
             "step": step + 1,
-            "loss": r["loss"],
-            "lr": r["lr"],
-            "grad_norm": r["grad_norm"],
-            "tokens": (step + 1) * tokens_per_step,
+            "tokens": tokens,
             "tokens_per_s": tps,
             "mfu": (fpt * tps / (peak * d.world)) if peak else "",
             "peak_mem_mb": mx.peak_memory_mb(d.device),
@@ -280,16 +317,13 @@ def _run(config: TrainConfig, d: Dist) -> dict:
         log.add(row)
         if (step + 1) % config.runtime.log_every == 0:
             bar.set_postfix(loss=f"{r['loss']:.4f}", tok_s=f"{tps:.0f}", refresh=False)
+        stage.after_step(step + 1)
         if (step + 1) % every == 0 or step + 1 == stage.steps:
             saver.save(step + 1, stage.model, stage.optimizer, stage.trainer_state())
     ckpt.export_hf(stage.model, d, out / "hf", stage.tokenizer)
     summary = mx.summarize(log.rows)
     if d.is_main:
-        if stage.mixture is not None:
-            summary["epochs_per_source"] = stage.mixture.epochs()
-        else:
-            summary["sft_data"] = stage.chat.stats()
-            mx.write_jsonl(out / "rejects.jsonl", stage.chat.rejects)
+        summary.update(stage.summary(out))
         summary["params"] = sum(p.numel() for p in stage.model.parameters())
         summary["flops_per_token"] = fpt
         (out / "metrics.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
@@ -297,6 +331,7 @@ def _run(config: TrainConfig, d: Dist) -> dict:
             config, wall_s=time.time() - t_start, perf=mx.performance(log.rows), runtime=stage.effective_runtime(),
             checkpoint_steps=saver.saved_steps(), world=d.world, device=d.device,
         )
+        rec["input_hashes"] = stage.input_hashes()
         rec["resumed_from_step"] = start
         (out / "receipt.json").write_text(json.dumps(rec, indent=2, sort_keys=True) + "\n")
     return summary

@@ -54,11 +54,11 @@ def config_hash(config: TrainConfig) -> str:
 
 
 class StepLog:
-    """Rows of `plots/train.csv`. On resume, rows past the checkpoint's step are dropped first, so
+    """Rows of a per-step CSV (`plots/train.csv`). On resume, rows past the checkpoint's step are dropped first, so
     the file reads as one run; only rank 0 writes."""
 
-    def __init__(self, path: Path, resume_step: int, enabled: bool):
-        self.path, self.enabled = path, enabled
+    def __init__(self, path: Path, resume_step: int, enabled: bool, columns: list[str] = COLUMNS):
+        self.path, self.enabled, self.columns = path, enabled, columns
         self.rows: list[dict] = []
         if not enabled:
             return
@@ -67,7 +67,7 @@ class StepLog:
             with path.open() as f:
                 self.rows = [r for r in csv.DictReader(f) if int(r["step"]) <= resume_step]
         with path.open("w", newline="") as f:
-            w = csv.DictWriter(f, COLUMNS)
+            w = csv.DictWriter(f, self.columns)
             w.writeheader()
             w.writerows(self.rows)
 
@@ -76,7 +76,7 @@ class StepLog:
             return
         self.rows.append(row)
         with self.path.open("a", newline="") as f:
-            csv.DictWriter(f, COLUMNS).writerow(row)
+            csv.DictWriter(f, self.columns).writerow(row)
 
 
 def _col(rows: list[dict], name: str) -> list[float]:

@@ -40,9 +40,9 @@ def test_diff_reports_change_and_reruns(tmp_path):
 
 
 def test_newcomers_ablation_its_stages_and_marginal_cost(tmp_path):
-    """Raising a Dolmino share as an ablation of the 7B recipe: `diff` names the variant, the 18
-    stages it adds (17 of its own and the report) and its marginal GPU-hours; `plan --variant`
-    prints the same figure."""
+    """Raising a Dolmino share as an ablation of the 7B recipe: `diff` names the variant, the 20
+    stages it adds (19 of its own, DPO's pair generation and reference stages among them, and the
+    report) and its marginal GPU-hours; `plan --variant` prints the same figure."""
     a = _recipe_copy(tmp_path)
     b = tmp_path / "b.ospec"
     b.write_text(a.read_text() + "ablation more_fim { dolmino.stack_edu_fim = 20%  dolmino.cc_hq = 12.5% }\n")
@@ -52,13 +52,13 @@ def test_newcomers_ablation_its_stages_and_marginal_cost(tmp_path):
     assert "base experiment: unchanged" in out and "no semantic change" not in out
     assert "+ ablation more_fim: dolmino.stack_edu_fim = 20%, dolmino.cc_hq = 12.5%" in out
     assert "adds 3 variant(s): more_fim@seed1, more_fim@seed2, more_fim@seed3" in out
-    m = re.search(r"runs 17 stages, ([\d,]+) GPU-h, \$([\d,]+) that A does not have", out)
+    m = re.search(r"runs 19 stages, ([\d,]+) GPU-h, \$([\d,]+) that A does not have", out)
     assert m, out
     assert "mix-dolmino-" in out and "components[stack_edu_fim].share: 10% -> 20%" in out
-    assert re.search(r"B runs 18 stages, " + m.group(1) + " GPU-h", out), out
+    assert re.search(r"B runs 20 stages, " + m.group(1) + " GPU-h", out), out
     p = cli("plan", str(b), "--variant", "more_fim")
     assert p.returncode == 0, p.stderr
-    assert f"beyond the base (the stages it does not share with it): 17 stages, {m.group(1)} GPU-h" in p.stdout
+    assert f"beyond the base (the stages it does not share with it): 19 stages, {m.group(1)} GPU-h" in p.stdout
     d = json.loads(cli("diff", str(a), str(b), "--json").stdout)
     grp = next(e for e in d["entries"] if e["name"] == "more_fim")
     j = json.loads(cli("plan", str(b), "--variant", "more_fim", "--json").stdout)
