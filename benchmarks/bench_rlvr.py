@@ -5,17 +5,20 @@ call per prompt (the named baseline, measured in the same run).
 
 The policy has the tiny flow's shape (hidden 128, 4 layers [3 sliding + 1 full], vocabulary 2048)
 and the tiny spec's RL batch: 16 prompts x group 8, up to 64 new tokens at temperature 1, fp32 on
-CPU, 2 threads. Weights are a fixed random init, so completions run to the length limit: the step's
-worst case. The stage samples all 128 completions in one batched `generate` call (KV cache, rows
+CPU, 2 threads (BENCH_THREADS=1 for one). Weights are a fixed random init, so completions run to
+the length limit: the step's worst case. The stage samples all 128 completions in one batched `generate` call (KV cache, rows
 sorted by prompt length); the baseline calls `generate` once per prompt (8 rows at a time). The
 learning half is the same in both: one GRPO update with token-level loss and TIS.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as runners.rlvr does, before torch starts
 
 import pytest
 import torch
@@ -26,6 +29,7 @@ sys.path.insert(0, str(REPO / "tests" / "train"))
 from train_helpers import build_tokenizer
 
 PROMPTS, GROUP, MAX_NEW = 16, 8, 64
+THREADS = int(os.environ.get("BENCH_THREADS", "2"))
 RESULTS: dict[str, dict] = {}
 
 
@@ -42,7 +46,7 @@ def parts(tmp_path_factory):
     from runners.train.model import build_meta, hf_config, init_weights, materialize
     from runners.train.sft import CHAT_TEMPLATE
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(THREADS)
     root = tmp_path_factory.mktemp("bench_rlvr")
     tok = AutoTokenizer.from_pretrained(build_tokenizer(root / "tok"))
     tok.chat_template = CHAT_TEMPLATE
@@ -57,7 +61,7 @@ def parts(tmp_path_factory):
                      prompts={"kind": "source", "path": "-"}, rewards=("math",), group=GROUP,
                      prompts_per_batch=PROMPTS, steps=100, max_response=MAX_NEW,
                      optimizer=OptimizerConfig(lr=3e-6, weight_decay=0.0), schedule=ScheduleConfig(kind="constant"),
-                     output=str(root / "out"), runtime=TrainRuntime(device="cpu", threads=2))
+                     output=str(root / "out"), runtime=TrainRuntime(device="cpu", threads=THREADS))
     learner = Learner(cfg, setup(cfg.runtime), tok)
     prompts = [[{"role": "user", "content": f"What is {10 + 7 * i} + {30 + 3 * i}?"}] for i in range(PROMPTS)]
     return learner, generator(learner.model, tokenizer=tok, batch_size=PROMPTS * GROUP), prompts
@@ -88,7 +92,7 @@ def _step(learner, gen, prompts, per_prompt: bool) -> dict:
 def test_rl_step(benchmark, parts, mode):
     learner, gen, prompts = parts
     runs = []
-    benchmark.pedantic(lambda: runs.append(_step(learner, gen, prompts, mode == "per_prompt")), rounds=3,
+    benchmark.pedantic(lambda: runs.append(_step(learner, gen, prompts, mode == "per_prompt")), rounds=2,
                        iterations=1, warmup_rounds=1)
     best = min(runs, key=lambda r: r["gen_s"] + r["learn_s"])
     RESULTS[mode] = best

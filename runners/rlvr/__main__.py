@@ -15,7 +15,7 @@ import sys
 # threads that sleep cost little on a quiet machine. An explicit setting in the environment wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from olmospec.ir.rlvr import RlvrConfig  # noqa: E402
+from olmospec.ir.rlvr import RlvrConfig
 
 
 def _launch(config: RlvrConfig, path: str) -> None:

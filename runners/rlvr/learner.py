@@ -19,7 +19,7 @@ from olmospec.ir.rlvr import RlvrConfig
 from runners.rlvr.loss import clip_fractions, group_advantages, grpo_loss
 from runners.rlvr.sampling import Group
 from runners.train.launch import Dist
-from runners.train.model import build_meta, hf_config, load_hf_weights, materialize
+from runners.train.model import build_meta, load_hf_weights, materialize
 from runners.train.optim import build_optimizer, lr_at
 from runners.train.parallel import compute_dtype, parallelize
 
@@ -61,8 +61,12 @@ class Rows:
 class Learner:
     def __init__(self, config: RlvrConfig, d: Dist, tokenizer):
         self.config, self.d, self.tokenizer = config, d, tokenizer
-        self.hf = hf_config(config.model, eos_id=tokenizer.eos_token_id, pad_id=tokenizer.pad_token_id,
-                            max_positions=max(2048, config.max_response + 1024))
+        # NOTE: the architecture of the stage RL starts from, as exported (RoPE scaling such as YaRN
+        # from a long-context stage included), not one rebuilt from `model`: any difference would
+        # silently change the policy before its first update
+        from transformers import AutoConfig
+
+        self.hf = AutoConfig.from_pretrained(Path(config.init_from) / "hf")
         self.dtype = compute_dtype(d.device, config.runtime.dtype)
         model = build_meta(self.hf)
         parallelize(model, d, param_dtype=self.dtype, activation_checkpointing=config.runtime.activation_checkpointing,

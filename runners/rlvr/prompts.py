@@ -38,12 +38,19 @@ def problem(rec: dict[str, Any]) -> str | None:
     return f"unknown verifier {v!r} (expected one of {', '.join(VERIFIERS)})"
 
 
+def _prompt_field(cfg: dict) -> dict:
+    """The input with `prompt` as the text field of every part (RL records keep their prompt there,
+    whether read from a source or from a curation's output)."""
+    if cfg.get("kind") == "union":
+        return {**cfg, "parts": [_prompt_field(p) for p in cfg["parts"]]}
+    return {**cfg, "text": "prompt"}
+
+
 def load_prompts(input_cfg: dict, rewards: tuple[str, ...]) -> tuple[list[dict], list[dict], Counter]:
     """(usable records, rejects with reasons, counts of records skipped by verifier)."""
     from runners.inputs import read_all
 
-    cfg = {**input_cfg, "text": "prompt"} if input_cfg.get("kind") == "source" else input_cfg
-    docs, bad = read_all(cfg)
+    docs, bad = read_all(_prompt_field(input_cfg))
     rejects = [r.to_json() for r in bad]
     wanted = [r for r in rewards if r in VERIFIERS] or list(VERIFIERS)  # controls score every domain
     usable, skipped = [], Counter()

@@ -3,13 +3,16 @@
 A group is the G completions of one prompt. When all of its rewards are equal its advantages are
 all zero: it adds no gradient, only tokens to the denominator. With `active` on, such groups are
 dropped and the batch is refilled with new prompts (one more generate call for the missing ones)
-until it is full or `max_refills` rounds are spent. Prompts whose pass rate is above
+until it is full or `max_refills` rounds are spent; a refill asks for as many prompts as the
+step's keep rate so far predicts are needed (at most one batch), so a weak model costs a few large
+generate calls rather than many small ones. Prompts whose pass rate is above
 `retire_above` are retired from the pool (OLMo 3 RL-Zero: 0.875), whether or not their group is kept.
 With `active` off, every sampled group is kept as it is (OLMo 2 style), zero-advantage ones included.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -40,6 +43,7 @@ class Filled:
     dropped: int = 0
     refills: int = 0
     retired: int = 0
+    surplus: int = 0  # informative groups beyond a full batch (a refill's overshoot), not trained on
 
     @property
     def dropped_frac(self) -> float:
@@ -54,9 +58,14 @@ def fill_batch(pool: PromptPool, sample: Callable[[list[int], int], list[Group]]
         need = want - len(out.groups)
         if need <= 0:
             break
+        ask = need
         if attempt:
             out.refills += 1
-        for g in sample(pool.take(need), attempt):
+            # NOTE: ask for as many prompts as this step's keep rate says will fill the batch (at most
+            # one batch per round): fewer, larger generate calls; surplus groups are dropped below
+            kept = max(len(out.groups), 1) / len(out.sampled)
+            ask = min(want, math.ceil(need / kept))
+        for g in sample(pool.take(ask), attempt):
             out.sampled.append(g)
             if retire_above is not None and g.pass_rate > retire_above:
                 pool.retire(g.prompt)
@@ -64,5 +73,8 @@ def fill_batch(pool: PromptPool, sample: Callable[[list[int], int], list[Group]]
             if active and not g.informative:
                 out.dropped += 1
                 continue
-            out.groups.append(g)
+            if len(out.groups) < want:
+                out.groups.append(g)
+            else:
+                out.surplus += 1
     return out

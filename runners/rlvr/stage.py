@@ -186,7 +186,7 @@ def _run(config: RlvrConfig, d: Dist) -> dict:
         ep.step, ep.gen_s, ep.gen_tokens = step, 0.0, 0
         filled = fill_batch(ep.pool, ep.sample, config.prompts_per_batch, active=config.active_sampling,
                             max_refills=config.max_refills, retire_above=config.retire_above)
-        totals.update(sampled=len(filled.sampled), dropped=filled.dropped, refills=filled.refills,
+        totals.update(sampled=len(filled.sampled), dropped=filled.dropped, refills=filled.refills, surplus=filled.surplus,
                       short_batches=int(len(filled.groups) < config.prompts_per_batch))
         t0 = time.perf_counter()
         r = learner.step(step, filled.groups) if filled.groups else _no_update(learner, step)
@@ -238,6 +238,7 @@ def _summary(rows: list[dict], totals: Counter, ep: Episode, config: RlvrConfig)
         "pass_at_group": mean(col("pass_at_group")), "response_len": mean(col("response_len")),
         "dropped_group_frac": totals["dropped"] / max(1, totals["sampled"]),
         "refills_per_step": totals["refills"] / max(1, len(rows)), "short_batches": totals["short_batches"],
+        "surplus_group_frac": totals["surplus"] / max(1, totals["sampled"]),
         "full_batch_frac": mean([float(float(r["groups"]) >= config.prompts_per_batch) for r in rows]),
         "retired_prompts": len(ep.pool.retired), "prompts": len(ep.records), "prompts_rejected": len(ep.rejects),
         "prompts_skipped": dict(ep.skipped), "verifier_failures": dict(sorted(ep.scorer.counts.items())),

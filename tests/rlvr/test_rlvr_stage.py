@@ -1,5 +1,6 @@
 """RLVR through the user's path: a spec with pretrain -> sft -> rlvr (and an RL-Zero stage straight
-from pretraining, and the spurious-reward ablation), compiled and run with `dvc repro` in a fresh
+from pretraining with a k3 KL term, two updates per batch and std-normalised advantages, and the
+spurious-reward ablation), compiled and run with `dvc repro` in a fresh
 repository. Checks what the metrics report (rewards per verifier, dropped groups, refills, full
 batches, clip fractions, generation/learning split), that the random control really rewards at
 random, that bad prompt records are rejected with their reason, and that a run resumed from a
@@ -44,7 +45,8 @@ stage rlvr after sft {{
 }}
 stage rlzero after pretrain {{
   kind = rlvr  template = answer  prompts = rl  rewards = [math]  group = 2  prompts_per_batch = 2
-  max_response = 8 tokens  lr = 1e-4  steps = 2  active_sampling = off
+  max_response = 8 tokens  lr = 1e-4  steps = 2  active_sampling = off  kl = 0.05  minibatches = 2
+  advantages = standard
   {RUNTIME}
 }}
 ablation spurious {{ rlvr.rewards = [random] }}
@@ -146,6 +148,7 @@ def test_rl_zero_runs_from_the_base_model_with_the_answer_template(repo):
     assert cfg["init_from"].startswith("runs/pretrain-")
     assert m["steps"] == 2 and m["template"] == "answer" and m["prompts"] == 60  # math prompts only
     assert m["dropped_group_frac"] >= 0 and m["refills_per_step"] == 0  # active sampling off
+    assert cfg["kl"] == 0.05 and cfg["minibatches"] == 2 and cfg["advantages"] == "standard"
 
 
 @pytest.mark.slow

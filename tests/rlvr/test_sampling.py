@@ -28,11 +28,11 @@ def test_refills_until_full_and_counts():
     out = fill_batch(pool, sample, 8, active=True, max_refills=8, retire_above=0.875)
     assert len(out.groups) == 8 and all(g.informative for g in out.groups)
     assert out.refills == len(calls) - 1 >= 1
-    assert out.dropped == len(out.sampled) - 8 and 0 < out.dropped_frac < 1
-    assert len(calls[0]) == 8  # each refill asks only for the missing groups
-    for k in range(1, len(calls)):
-        kept = sum(i % 2 == 0 for c in calls[:k] for i in c)
-        assert len(calls[k]) == 8 - kept
+    assert out.dropped + out.surplus == len(out.sampled) - 8 and 0 < out.dropped_frac < 1
+    assert len(calls[0]) == 8
+    # half were kept: the refill asks for twice the missing groups (capped at one batch)
+    assert len(calls[1]) == min(8, 2 * (8 - sum(i % 2 == 0 for i in calls[0])))
+    assert out.surplus == sum(i % 2 == 0 for c in calls for i in c) - 8
 
 
 def test_inactive_keeps_everything_and_bounded_refills_may_leave_a_short_batch():
