@@ -20,7 +20,8 @@ RUNS = "runs"
 REMOTE_PREFIXES = S.REMOTE_PREFIXES
 
 # Order in which kinds appear in dvc.yaml when nothing else decides (topological order first).
-KIND_ORDER = ["manifest", "tokenizer", "quality_model", "curate", "tokenize", "mix", "train", "dpo", "rlvr",
+KIND_ORDER = ["manifest", "tokenizer", "quality_model", "curate", "tokenize", "mix", "train", "pairs", "ref_logps", "dpo",
+              "rlvr",
               "eval", "report"]
 
 

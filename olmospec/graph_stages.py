@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from olmospec.graph import Graph, Node, make_node, source_files
-from olmospec.graph_train import dpo_node, rlvr_node, train_node
+from olmospec.graph_dpo import dpo_node
+from olmospec.graph_train import rlvr_node, train_node
 from olmospec.ir import spec as S
 from olmospec.mixes import flatten
 from olmospec.variants import Experiment

@@ -1,4 +1,4 @@
-"""Training, DPO and RLVR stages -> graph nodes, with their planning figures.
+"""Training and RLVR stages -> graph nodes (DPO: graph_dpo.py), with their planning figures.
 
 A training node's config is a `TrainConfig` (olmospec/ir/train.py) minus its runtime: the compiler
 resolves inheritance, converts budgets to steps and warmup fractions to steps, and points the data
@@ -125,13 +125,6 @@ def _uniq(nodes: list[Node]) -> list[Node]:
     return out
 
 
-def _model_ref(b, name: str) -> tuple[str, list[Node]]:
-    if name in b.spec.external_models:
-        return b.spec.external_models[name].path, []
-    node = b.stage(name)
-    return f"{node.out_dir}/hf", [node]
-
-
 def _post_common(b, st: S.Stage, prev: Node | None) -> dict[str, Any]:
     seq = st.seq or 0
     return {
@@ -143,23 +136,6 @@ def _post_common(b, st: S.Stage, prev: Node | None) -> dict[str, Any]:
         "schedule": _steps_and_schedule(st, _batch_seqs(st, seq) if seq else 1, seq or 1)[1],
         "seed": st.seed or 0,
     }
-
-
-def dpo_node(b, st: S.Stage, prev: Node | None) -> Node:
-    d = st.dpo
-    prompts, p_ups, p_deps, _ = b.docs_input(d.prompts)
-    chosen, c_ups = _model_ref(b, d.pairs.chosen)
-    rejected, r_ups = _model_ref(b, d.pairs.rejected)
-    sem = {**_post_common(b, st, prev), "prompts": prompts, "chosen": chosen, "rejected": rejected,
-           "loss": d.loss, "beta": d.beta, "length_control": d.length_control, "max_pairs": d.max_pairs}
-    ups = _uniq(([prev] if prev else []) + p_ups + c_ups + r_ups)
-    node = make_node("dpo", st.name, sem, ups, inputs=p_deps, outs=["hf"], metrics=["metrics.json"],
-                     plots=["plots/train.csv"])
-    node.runtime = _runtime(st.runtime)
-    model = model_of(b, st)
-    pairs = d.max_pairs
-    tokens = pairs * 2 * st.seq if pairs and st.seq else None
-    return _plan(node, b, st, model, tokens, st.seq)
 
 
 def rlvr_node(b, st: S.Stage, prev: Node | None) -> Node:

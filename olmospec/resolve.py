@@ -286,8 +286,11 @@ class _References:
                 self.ref(st.tokenizer, b.get("tokenizer", sec.pos), "tokenizer")
             if st.dpo:
                 self.ref(st.dpo.prompts, b.get("prompts", sec.pos), "source", "curation")
-                self.ref(st.dpo.pairs.chosen, b.get("pairs", sec.pos), "model", "stage")
-                self.ref(st.dpo.pairs.rejected, b.get("pairs", sec.pos), "model", "stage")
+                if isinstance(st.dpo.pairs, S.DeltaPairs):
+                    self.ref(st.dpo.pairs.chosen, b.get("pairs", sec.pos), "model", "stage")
+                    self.ref(st.dpo.pairs.rejected, b.get("pairs", sec.pos), "model", "stage")
+                else:  # a source or curation of pair records
+                    self.ref(st.dpo.pairs, b.get("pairs", sec.pos), "source", "curation")
             if st.rlvr:
                 self.ref(st.rlvr.prompts, b.get("prompts", sec.pos), "source", "curation")
         for n, ev in evals.items():

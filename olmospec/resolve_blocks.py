@@ -278,7 +278,9 @@ def read_model(name: str, sec: ast.Section, diags: Diagnostics):
 
 _TRAIN_FIELDS = {"kind", "model", "data", "tokenizer", "tokens", "steps", "epochs", "seq", "batch", "lr",
                  "z_loss", "seed", "doc_mask"}
-_DPO_FIELDS = {"prompts", "pairs", "loss", "beta", "length_control", "max_pairs"}
+_DPO_FIELDS = {"prompts", "pairs", "loss", "beta", "label_smoothing", "length_control", "max_pairs", "heldout", "verify",
+               "temperature", "top_p", "max_response", "generator"}
+_DELTA_ONLY = ("prompts", "verify", "temperature", "top_p", "max_response", "generator")
 _RLVR_FIELDS = {"prompts", "rewards", "group", "prompts_per_batch", "clip", "tis_cap", "kl", "active_sampling",
                 "temperature", "max_response", "minibatches"}
 _RUNTIME_FIELDS = {
@@ -290,12 +292,38 @@ _RUNTIME_FIELDS = {
 }
 
 
-def _delta(v: ast.Value) -> S.DeltaPairs:
+def _pairs(v: ast.Value) -> S.DeltaPairs | str:
+    """`delta(chosen = MODEL, rejected = MODEL)`, or the name of a source/curation of pair records."""
+    if isinstance(v, ast.Name):
+        return v.name
     if isinstance(v, ast.Call) and v.name == "delta" and not v.args:
         kw = {k.name: k.value for k in v.kwargs}
         if set(kw) == {"chosen", "rejected"}:
             return S.DeltaPairs(chosen=units.name(kw["chosen"]), rejected=units.name(kw["rejected"]))
-    raise SpecError(v.pos, f"expected delta(chosen = MODEL, rejected = MODEL), got {units.describe(v)}")
+    raise SpecError(v.pos, f"expected delta(chosen = MODEL, rejected = MODEL) or a source of pairs, got "
+                           f"{units.describe(v)}")
+
+
+def _dpo(name: str, b: Body, pos: Pos, diags: Diagnostics):
+    pairs = b.get("pairs", _pairs, None, required_pos=pos)
+    delta = isinstance(pairs, S.DeltaPairs)
+    if delta and not b.has("prompts"):
+        diags.error(pos, f"stage '{name}' makes delta pairs and needs 'prompts = SOURCE'")
+    if isinstance(pairs, str):
+        for f in _DELTA_ONLY:
+            if b.has(f):
+                diags.error(b.pos_of(f), f"'{f}' applies to generated pairs (pairs = delta(...)); "
+                                         f"'{pairs}' already holds its pairs")
+    return _build(S.DpoSettings, diags, pos, prompts=b.get("prompts", units.name, None), pairs=pairs,
+                  loss=b.get("loss", units.word("dpo", "dpo_norm"), None), beta=b.get("beta", units.real, None),
+                  label_smoothing=b.get("label_smoothing", units.unit_fraction, None),
+                  length_control=b.get("length_control", units.tokens, None),
+                  max_pairs=b.get("max_pairs", units.count, None), heldout=b.get("heldout", units.percent, None),
+                  verify=b.get("verify", units.boolean, None),
+                  temperature=b.get("temperature", units.nonneg_real, None),
+                  top_p=b.get("top_p", units.unit_fraction, None),
+                  max_response=b.get("max_response", units.tokens, None),
+                  generator=b.get("generator", units.word("hf", "vllm"), None))
 
 
 def read_stage(name: str, sec: ast.Section, diags: Diagnostics):
@@ -373,12 +401,11 @@ def read_stage(name: str, sec: ast.Section, diags: Diagnostics):
         runtime = _build(S.StageRuntime, diags, rsec.pos, **{f: rb.get(f, c, None) for f, c in _RUNTIME_FIELDS.items()}) \
             or S.StageRuntime()
     dpo = rlvr = None
+    if kind == "dpo" and after is None:
+        diags.error(sec.pos, f"stage '{name}' (dpo) needs 'after STAGE': the policy starts from that stage's "
+                             "model, which is also the reference")
     if kind == "dpo":
-        dpo = _build(S.DpoSettings, diags, sec.pos, prompts=b.get("prompts", units.name, None, required_pos=sec.pos),
-                     pairs=b.get("pairs", _delta, None, required_pos=sec.pos),
-                     loss=b.get("loss", units.word("dpo", "dpo_norm"), None), beta=b.get("beta", units.real, None),
-                     length_control=b.get("length_control", units.tokens, None),
-                     max_pairs=b.get("max_pairs", units.count, None))
+        dpo = _dpo(name, b, sec.pos, diags)
     if kind == "rlvr":
         rlvr = _build(S.RlvrSettings, diags, sec.pos, prompts=b.get("prompts", units.name, None, required_pos=sec.pos),
                       rewards=b.get("rewards", units.list_of(units.word("math", "code", "ifeval", "random")), None,

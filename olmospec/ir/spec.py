@@ -168,12 +168,22 @@ class DeltaPairs(Frozen):
 
 
 class DpoSettings(Frozen):
-    prompts: str
-    pairs: DeltaPairs
+    """A DPO stage: pairs made by two models on `prompts` (delta learning), or read from a source or
+    curation of pair records; the sampling settings apply to the generated pairs only."""
+
+    prompts: str | None = None
+    pairs: DeltaPairs | str
     loss: Literal["dpo", "dpo_norm"] = "dpo_norm"
     beta: float = 5.0
-    length_control: int | None = None  # max |len(chosen) - len(rejected)| in tokens
+    label_smoothing: float = 0.0
+    length_control: int | None = None  # max |len(chosen) - len(rejected)| in completion tokens
     max_pairs: int | None = None
+    heldout: float = 0.05  # share of pairs kept out of training, for held-out reward accuracy
+    verify: bool = False  # a verifier must pass the chosen side of prompts that name one
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_response: int = 2048  # tokens per generated completion
+    generator: Literal["hf", "vllm"] = "hf"
 
 
 class RlvrSettings(Frozen):
