@@ -21,8 +21,7 @@ REMOTE_PREFIXES = S.REMOTE_PREFIXES
 
 # Order in which kinds appear in dvc.yaml when nothing else decides (topological order first).
 KIND_ORDER = ["manifest", "tokenizer", "quality_model", "curate", "tokenize", "mix", "train", "pairs", "ref_logps", "dpo",
-              "rlvr",
-              "eval", "report"]
+              "rlvr", "contamination", "eval", "report"]
 
 
 @dataclass
