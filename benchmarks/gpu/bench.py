@@ -66,7 +66,8 @@ def _compile(spec: Path, pipeline_dir: Path, root: Path) -> None:
     r = subprocess.run([sys.executable, "-m", "olmospec.cli", "--root", str(root), "compile", str(spec), "--out",
                         os.path.relpath(pipeline_dir, root)], capture_output=True, text=True, check=False)
     if r.returncode != 0:
-        raise SystemExit(f"olmospec compile {spec} failed:\n{r.stdout}{r.stderr}")
+        raise SystemExit(f"olmospec compile {spec} failed:\n{r.stdout}{r.stderr}\n(where olmospec cannot run, as on "
+                         "the GPU machine, compile with `python benchmarks/gpu/prepare.py` and carry benchmarks/gpu/build)")
 
 
 def _env(root: Path) -> dict[str, str]:

@@ -10,8 +10,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=benchmarks/gpu/build
-if [ ! -f "$BUILD/pipeline/dvc.yaml" ]; then
-  echo "run.sh: no $BUILD/pipeline: run 'python benchmarks/gpu/prepare.py' on a machine with olmospec, then carry $BUILD" >&2
+if [ ! -d "$BUILD/wheels" ]; then
+  echo "run.sh: no $BUILD/wheels: run 'python benchmarks/gpu/prepare.py' on a machine with olmospec, then carry $BUILD" >&2
   exit 2
 fi
 PY=${PYTHON:-python3}
