@@ -20,7 +20,9 @@ def _runtime(rt: S.StageRuntime) -> dict[str, Any]:
     out = TrainRuntime(nnodes=rt.nodes, nproc_per_node=nproc, launcher=rt.launcher, device=rt.device,
                        micro_batch=rt.micro_batch,
                        compile=rt.compile, activation_checkpointing=rt.activation_checkpointing, threads=rt.threads,
-                       checkpoint_every=rt.checkpoint_every or 100)
+                       checkpoint_every=rt.checkpoint_every or 100, attention_impl=rt.attention_impl,
+                       fused_optimizer=rt.fused_optimizer, reshard_after_forward=rt.reshard_after_forward,
+                       fsdp_prefetch=rt.fsdp_prefetch)
     return out.model_dump(mode="json")
 
 

@@ -291,6 +291,8 @@ _RUNTIME_FIELDS = {
     "price": units.price, "micro_batch": units.positive_int, "compile": units.boolean,
     "activation_checkpointing": units.boolean, "device": units.word("cpu", "cuda", "auto"),
     "threads": units.positive_int, "checkpoint_every": units.positive_int,
+    "attention_impl": units.word("sdpa", "flex_attention", "eager"), "fused_optimizer": units.boolean,
+    "reshard_after_forward": units.boolean, "fsdp_prefetch": units.positive_int,
 }
 
 

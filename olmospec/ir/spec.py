@@ -163,6 +163,10 @@ class StageRuntime(Frozen):
     device: Literal["cpu", "cuda", "auto"] = "auto"
     threads: int | None = None
     checkpoint_every: int | None = None
+    attention_impl: Literal["sdpa", "flex_attention", "eager"] = "sdpa"
+    fused_optimizer: bool = False
+    reshard_after_forward: bool = True
+    fsdp_prefetch: int | None = None
 
 
 class DeltaPairs(Frozen):

@@ -62,6 +62,11 @@ class TrainRuntime(Frozen):
     threads: int | None = None
     checkpoint_every: int = 100
     log_every: int = 10
+    # speed switches (none changes the update beyond float rounding; see runners/train/parallel.py)
+    attention_impl: Literal["sdpa", "flex_attention", "eager"] = "sdpa"  # transformers' attention kernel
+    fused_optimizer: bool = False  # AdamW's fused kernel (one launch for all parameters, no big temporaries)
+    reshard_after_forward: bool = True  # FSDP2: False keeps each block's gathered bf16 weights until backward
+    fsdp_prefetch: int | None = None  # FSDP2: gather this many blocks ahead (forward and backward)
 
 
 class TrainConfig(Frozen):

@@ -44,7 +44,7 @@ from runners.train.model import (
     materialize,
 )
 from runners.train.optim import build_optimizer, loss_sums, lr_at
-from runners.train.parallel import compute_dtype, parallelize
+from runners.train.parallel import compute_dtype, fsdp_settings, parallelize
 from runners.train.sft import CHAT_TEMPLATE, ChatData
 
 
@@ -94,14 +94,21 @@ class Stage:
             max_positions=config.seq_len,
             yarn=config.yarn,
         )
+        rt = config.runtime
+        if rt.attention_impl == "flex_attention" and config.doc_mask:
+            raise StageError("runtime.attention_impl = flex_attention cannot take the dense per-document masks of "
+                             "doc_mask = true; use sdpa (or eager) for this stage")
+        self.hf._attn_implementation = rt.attention_impl  # not saved with the export (transformers skips it)
         self.dtype = compute_dtype(d.device, config.runtime.dtype)
         model = build_meta(self.hf)
         parallelize(
             model,
             d,
             param_dtype=self.dtype,
-            activation_checkpointing=config.runtime.activation_checkpointing,
-            compile=config.runtime.compile,
+            activation_checkpointing=rt.activation_checkpointing,
+            compile=rt.compile,
+            reshard_after_forward=rt.reshard_after_forward,
+            prefetch=rt.fsdp_prefetch,
         )
         materialize(model, d.device)
         if config.init_from is not None:
@@ -110,7 +117,7 @@ class Stage:
             init_weights(model, config.model.init_std, config.seed)
         model.train()
         self.model = model
-        self.optimizer = build_optimizer(model, config.optimizer)
+        self.optimizer = build_optimizer(model, config.optimizer, fused=rt.fused_optimizer)
         self.windows = {FULL: None, SLIDING: self.hf.sliding_window}
         self.setup_data()
         self.rows = rank_rows(config.batch_seqs, d.rank, d.world)
@@ -178,6 +185,9 @@ class Stage:
                 self.model, "is_activation_checkpointing") else "is_gradient_checkpointing", False)),
             "dtype": str(self.dtype).removeprefix("torch."),
             "checkpoint_every": self.config.runtime.checkpoint_every,
+            "attention_impl": self.model.config._attn_implementation,
+            "fused_optimizer": bool(self.optimizer.defaults.get("fused")),
+            "fsdp_settings": fsdp_settings(self.model) if self.d.initialized else None,
         }
 
     def _check_repeats(self) -> None:

@@ -29,8 +29,11 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     ]
 
 
-def build_optimizer(model: nn.Module, cfg: OptimizerConfig) -> torch.optim.Optimizer:
-    return torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=cfg.betas, eps=cfg.eps)
+def build_optimizer(model: nn.Module, cfg: OptimizerConfig, *, fused: bool = False) -> torch.optim.Optimizer:
+    """`fused`: PyTorch's fused AdamW kernel (CUDA and CPU), instead of the default per-list ("foreach")
+    one, which also allocates temporaries the size of the parameters."""
+    return torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=cfg.betas, eps=cfg.eps,
+                             fused=True if fused else None)
 
 
 def lr_at(step: int, total: int, peak: float, s: ScheduleConfig) -> float:

@@ -9,6 +9,11 @@ The model code (transformers' Olmo3) knows nothing about distribution; everythin
 3. `fully_shard` each decoder layer, then the root: each layer becomes its own all-gather /
    reduce-scatter unit, so only one layer's full weights are alive at a time, while the root
    call groups what is left (embeddings, final norm, LM head) into one last unit.
+
+Two FSDP2 speed switches (runtime settings, not identity): `reshard_after_forward=False` keeps each
+layer's gathered weights from its forward until its backward (no second all-gather, more memory),
+and `prefetch=N` gathers the next N layers ahead of use, in forward and in backward, beyond what
+FSDP2 overlaps by itself.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ def parallelize(
     param_dtype: torch.dtype,
     activation_checkpointing: bool = False,
     compile: bool = False,
+    reshard_after_forward: bool = True,
+    prefetch: int | None = None,
 ) -> nn.Module:
     """Shard `model` (still on meta) over all ranks; returns it, modified in place."""
     if activation_checkpointing:
@@ -53,6 +60,25 @@ def parallelize(
     mesh = init_device_mesh(d.device.type, (d.world,))
     mp = MixedPrecisionPolicy(param_dtype=param_dtype, reduce_dtype=torch.float32)
     for layer in layers:
-        fully_shard(layer, mesh=mesh, mp_policy=mp)
+        fully_shard(layer, mesh=mesh, mp_policy=mp, reshard_after_forward=reshard_after_forward)
     fully_shard(model, mesh=mesh, mp_policy=mp)
+    if prefetch:
+        blocks = list(layers)
+        for i, layer in enumerate(blocks):
+            layer.set_modules_to_forward_prefetch(blocks[i + 1 : i + 1 + prefetch])
+            layer.set_modules_to_backward_prefetch(blocks[max(0, i - prefetch) : i][::-1])
     return model
+
+
+def fsdp_settings(model: nn.Module) -> dict | None:
+    """The FSDP2 settings as they took effect, read back from the first block (None without FSDP).
+    NOTE: FSDP2 keeps them in private state; None where a torch version names it otherwise."""
+    layer = model.model.layers[0]
+    if not hasattr(layer, "_get_fsdp_state"):
+        return None
+    try:
+        state = layer._get_fsdp_state()
+        return {"reshard_after_forward": state._fsdp_param_group.post_forward_mesh_info is not None,
+                "prefetch": len(state._states_to_forward_prefetch)}
+    except AttributeError:
+        return None

@@ -42,7 +42,7 @@ def test_config_hash_ignores_runtime_only(tmp_path, tokenizer_dir, shards):
 
 def _two_steps(cfg):
     stage = Stage(cfg, setup(cfg.runtime))
-    assert stage.model.is_activation_checkpointing == cfg.runtime.activation_checkpointing
+    assert stage.effective_runtime()["activation_checkpointing"] == cfg.runtime.activation_checkpointing
     losses = [stage.train_step(s)["loss"] for s in range(3)]
     return losses, {n: p.detach().clone() for n, p in stage.model.named_parameters()}
 
