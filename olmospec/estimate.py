@@ -90,6 +90,7 @@ def expected_to_run(root: Path, order: list, code: dict[str, list[str]]) -> set[
     `code` maps a runner kind to its code files."""
     root = Path(root)
     out: set[str] = set()
+    code_at: dict[str, float] = {}  # runner kind -> its newest code file
     for n in order:
         receipt = root / "runs" / n.id / "receipt.json"
         try:
@@ -97,7 +98,9 @@ def expected_to_run(root: Path, order: list, code: dict[str, list[str]]) -> set[
         except OSError:
             out.add(n.id)
             continue
-        if any(u in out for u in n.upstream) or _newest(root, code.get(n.kind, []) + list(n.inputs)) > done_at:
+        if n.kind not in code_at:
+            code_at[n.kind] = _newest(root, code.get(n.kind, []))
+        if any(u in out for u in n.upstream) or max(code_at[n.kind], _newest(root, list(n.inputs))) > done_at:
             out.add(n.id)
     return out
 

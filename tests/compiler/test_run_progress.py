@@ -15,6 +15,7 @@ from types import SimpleNamespace
 import pytest
 from dvc_repo import env, make_repo, word_docs
 
+from olmospec import progress
 from olmospec.estimate import Estimator, Past, read_receipts
 from olmospec.progress import Splitter, View
 
@@ -111,10 +112,11 @@ def _nodes():
             "pre-1": n("pre-1", "pretrain", "train", ["tok-1", "cur-1"], 2e9)}
 
 
-def _view(quiet: bool, chunk: int):
+def _view(quiet: bool, chunk: int, tty: bool = False):
     nodes = _nodes()
     out, err = io.StringIO(), io.StringIO()
-    view = View(nodes, list(nodes), Estimator(nodes, {}), {"tok-1", "pre-1"}, quiet=quiet, out=out, variants=1)
+    view = View(nodes, list(nodes), Estimator(nodes, {}), {"tok-1", "pre-1"}, quiet=quiet, tty=tty, out=out,
+                variants=1)
     split = Splitter()
     for i in range(0, len(TRANSCRIPT), chunk):  # as the pipe delivers it, cut anywhere
         view.feed(split.feed(TRANSCRIPT[i:i + chunk]), split.pending)
@@ -148,6 +150,16 @@ def test_quiet_shows_only_stage_lines_until_a_failure():
     assert "    WARNING: Some of the cache files" in out  # warnings are never hidden
     assert "    error: train pre-1: data source 'a' has 0 tokens" in err.splitlines()
     assert "    pre-1: 100%|##########| 4/4" in err.splitlines()
+
+
+def test_progress_bars_redraw_on_a_terminal_and_tick_in_a_log(monkeypatch):
+    out, _ = _view(quiet=False, chunk=64, tty=True)
+    assert "\r    pre-1:  50%|#####     | 2/4\x1b[K" in out  # redrawn in place
+    assert "    pre-1: 100%|##########| 4/4\n" in out and "is empty." not in out
+    monkeypatch.setattr(progress, "TICK", 0.0)  # a log gets the bar's state every TICK seconds
+    out, _ = _view(quiet=False, chunk=64)
+    assert "\r" not in out and ["    pre-1:   0%|          | 0/4", "    pre-1:  50%|#####     | 2/4",
+                                 "    pre-1: 100%|##########| 4/4"] == [x for x in out.splitlines() if x.startswith("    pre-1: ")]
 
 
 def test_splitter_carriage_returns_and_crlf_across_chunks():
