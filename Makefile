@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check torch==2.13.0 2>&1 | grep -v '^WARNING: Location' || true
 	$(BIN)/python -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
-	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[train,curate,eval,cluster,dev]' 2>&1 | grep -v '^WARNING: Location' || true
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[train,curate,eval,rl,cluster,dev]' 2>&1 | grep -v '^WARNING: Location' || true
 	$(BIN)/python -c "import torch, olmospec, lark, dvc; assert torch.__version__.startswith('2.13.0')"
 	rm -f $(VENV)/.installed-* && touch $@
 

@@ -1,4 +1,4 @@
-"""The `olmospec` command: check, fmt, schema, plan, graph, diff, compile, run, data.
+"""The `olmospec` command: check, fmt, schema, plan, graph, diff, compile, run, report, data.
 
 Every user error is printed as `file:line:col: error: message` with the source line and a caret,
 and exits with status 1; nothing here prints a traceback for bad input.
@@ -182,6 +182,12 @@ def cmd_run(args) -> int:
     return run_pipeline(args)
 
 
+def cmd_report(args) -> int:
+    from olmospec.report_cli import report_command
+
+    return report_command(args)
+
+
 def cmd_data(args) -> int:
     """Delegates to the runners package in a subprocess: olmospec never imports runners."""
     cmd = [sys.executable, "-m", "runners.data", *args.rest]
@@ -245,6 +251,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="one line per stage and a summary, no runner output "
                    "(a failing stage's output is shown in full)")
     p.set_defaults(fn=cmd_run)
+
+    p = sub.add_parser("report", help="the spec's result tables (markdown, latex, html, csv) from the runs so far")
+    p.add_argument("spec")
+    p.add_argument("--format", action="append", choices=["md", "markdown", "latex", "tex", "html", "csv"],
+                   help="output format (repeatable; default: the report block's formats)")
+    p.add_argument("--out", help="output folder (default: reports/)")
+    p.add_argument("--name", help="only this report block")
+    p.set_defaults(fn=cmd_report)
 
     p = sub.add_parser("data", help="run one curation step on your own file: data STEP INPUT OUTPUT [--opt v]",
                        add_help=False)

@@ -21,7 +21,7 @@ REMOTE_PREFIXES = S.REMOTE_PREFIXES
 
 # Order in which kinds appear in dvc.yaml when nothing else decides (topological order first).
 KIND_ORDER = ["manifest", "tokenizer", "quality_model", "curate", "tokenize", "mix", "train", "dpo", "rlvr",
-              "eval", "report"]
+              "contamination", "eval", "report"]
 
 
 @dataclass

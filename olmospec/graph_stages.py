@@ -209,16 +209,63 @@ class VariantBuilder:
         self.memo[key] = node
         return node
 
+    def stage_data(self, st: S.Stage) -> list[str]:
+        """The names (sources, curations) whose documents a stage trains on, mixes flattened."""
+        name = st.dpo.prompts if st.dpo else st.rlvr.prompts if st.rlvr else st.data
+        if name is None:
+            return []
+        return [e[0] for e in self.flat_entries(name)] if name in self.spec.mixes else [name]
+
+    def lineage(self, stage: str) -> list[str]:
+        out, cur = [], stage
+        while cur is not None:
+            out.append(cur)
+            cur = self.spec.stages[cur].after
+        return out[::-1]
+
+    def contamination(self, stage: str) -> Node:
+        """Evaluation items found in one stage's training data: shared by every eval of every model
+        trained on the same documents (its identity is the documents' and the tasks')."""
+        key = ("contamination", stage)
+        if key in self.memo:
+            return self.memo[key]
+        parts = [(name, *self.docs_input(name)) for name in self.stage_data(self.spec.stages[stage])]
+        tasks = [self.task_config(t) for t in self.all_task_names() if self.spec.tasks[t].path]
+        cfg = {"stage": stage, "ngram": 8, "min_overlap": 0.5,
+               "inputs": [{"name": p[0], "input": p[1]} for p in parts],
+               "tasks": [{k: t[0][k] for k in ("name", "path", "type")} for t in tasks]}
+        deps = sorted({d for p in parts for d in p[3]} | {d for t in tasks for d in t[1]})
+        node = self.add(make_node("contamination", f"contamination-{stage}", cfg, [u for p in parts for u in p[2]],
+                                  inputs=deps, always_changed=any(p[4] for p in parts), outs=["contamination.json"],
+                                  metrics=["metrics.json"], stage=stage))
+        self.memo[key] = node
+        return node
+
     def eval(self, ev: S.Eval, stage: str) -> Node:
         model = self.stage(stage)
         tasks = [self.task_config(t) for t in ev.tasks]
         st = self.spec.stages[stage]
-        cfg = {"eval": ev.name, "stage": stage, "model": f"{model.out_dir}/{CHECKPOINT_OUT}",
-               "tasks": [t[0] for t in tasks], "ruler": list(ev.ruler), "contamination": ev.contamination,
-               "seed": st.seed or 0}
-        return self.add(make_node("eval", f"eval-{ev.name}-{stage}", cfg, [model],
-                                  inputs=sorted({d for t in tasks for d in t[1]}), outs=["samples"],
-                                  metrics=["metrics.json"], stage=ev.name))
+        ups, deps = [model], sorted({d for t in tasks for d in t[1]})
+        cfg: dict[str, Any] = {"eval": ev.name, "stage": stage, "model": f"{model.out_dir}/{CHECKPOINT_OUT}",
+                               "tasks": [t[0] for t in tasks], "seed": st.seed or 0, "batch": ev.batch,
+                               "contamination": ev.contamination}
+        outs = ["samples", "tasks", "results.json", "scores.json"]
+        if ev.ruler:
+            hay_cfg, hay_ups, hay_deps = (None, [], [])
+            if ev.haystack:
+                hay_cfg, hay_ups, hay_deps, _ = self.docs_input(ev.haystack)
+            cfg["ruler"] = {"lengths": list(ev.ruler), "tasks": list(ev.ruler_tasks), "samples": ev.ruler_samples,
+                            "haystack": hay_cfg}
+            ups += hay_ups
+            deps = sorted(set(deps) | set(hay_deps))
+            outs.append("ruler")
+        if ev.contamination == "check":
+            checks = [self.contamination(s) for s in self.lineage(stage)]
+            cfg["contamination_reports"] = [f"{c.out_dir}/contamination.json" for c in checks]
+            ups += checks
+        runtime = {k: v for k, v in ev.runtime.model_dump().items() if v is not None}
+        return self.add(make_node("eval", f"eval-{ev.name}-{stage}", cfg, ups, inputs=deps, outs=outs,
+                                  metrics=["metrics.json"], runtime=runtime, stage=ev.name))
 
     def build(self) -> None:
         for s in sorted(self.spec.sources):
@@ -230,16 +277,40 @@ class VariantBuilder:
                 self.eval(ev, s)
 
 
-def report_node(rep: S.Report, g: Graph, exp) -> Node:
+TRAIN_KINDS = ("train", "dpo", "rlvr")
+
+
+def report_node(rep: S.Report, g: Graph, exp, root: Path) -> Node:
+    """The report stage: reads every variant's eval and training outputs (listed here in pipeline
+    order, so the runner never needs the spec) and writes the tables and plots."""
     rows = []
     ups: list[Node] = []
+    order = list(exp.base.stages)
     # sorted, and without the deltas' text: block order and how a value is written change nothing
     for v in sorted(exp.variants, key=lambda v: (v.kind != "base", v.name)):
-        evals = sorted(n for n in g.variants.get(v.name, []) if g.nodes[n].kind == "eval")
-        rows.append({"variant": v.name, "kind": v.kind, "seed": v.seed,
-                     "evals": [f"{g.nodes[e].out_dir}/metrics.json" for e in evals]})
-        ups += [g.nodes[e] for e in evals if g.nodes[e] not in ups]
-    cfg = {"report": rep.model_dump(mode="json"), "rows": rows}
+        ids = g.variants.get(v.name, [])
+        stage_rank = {name: i for i, name in enumerate(v.spec.stages)}
+
+        def entry(n: Node, stages=v.spec.stages) -> dict:
+            stage = n.config.get("stage") if n.kind == "eval" else n.stage
+            out = {"id": n.id, "dir": n.out_dir, "stage": stage, "kind": stages[stage].kind if stage in stages else None}
+            if n.kind == "eval":
+                ruler = n.config.get("ruler", {}).get("lengths", [])
+                out |= {"eval": n.config["eval"],
+                        "columns": [t["name"] for t in n.config["tasks"]] + [f"ruler@{length}" for length in ruler]}
+            return out
+
+        evals = sorted((g.nodes[i] for i in ids if g.nodes[i].kind == "eval"),
+                       key=lambda n: (stage_rank.get(n.config["stage"], 99), n.label))
+        trains = sorted((g.nodes[i] for i in ids if g.nodes[i].kind in TRAIN_KINDS),
+                        key=lambda n: stage_rank.get(n.stage, 99))
+        rows.append({"variant": v.name, "group": v.name.split("@seed")[0], "kind": v.kind, "seed": v.seed,
+                     "evals": [entry(n) for n in evals], "stages": [entry(n) for n in trains]})
+        ups += [n for n in [*evals, *trains] if n not in ups]
+    import os
+
+    spec = os.path.relpath(os.path.abspath(exp.file), os.path.abspath(root))
+    cfg = {"report": rep.model_dump(mode="json"), "rows": rows, "stage_order": order, "spec": spec}
     return make_node("report", f"report-{rep.name}", cfg, ups, outs=["report"], metrics=["metrics.json"],
                      stage=rep.name)
 
@@ -251,6 +322,6 @@ def build_graph(exp: Experiment, root: Path) -> Graph:
     for v in exp.variants:
         VariantBuilder(g, v.name, v.spec, spec_dir, root).build()
     for rep in exp.base.reports.values():
-        g.add(report_node(rep, g, exp), "*")
+        g.add(report_node(rep, g, exp, root), "*")
     g.variants.pop("*", None)
     return g

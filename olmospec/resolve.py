@@ -300,6 +300,8 @@ class _References:
             tpos = {a.key: a.value for a in sec.body or () if isinstance(a, ast.Assign)}
             for t, pos in ref_positions(ev.tasks, sec.pos, tpos.get("tasks")):
                 self.ref(t, pos, "task")
+            if ev.haystack:
+                self.ref(ev.haystack, tpos["haystack"].pos, "source", "curation")
 
 
 def _misspelled_stage_kinds(stage_secs, stages, names: Names) -> None:

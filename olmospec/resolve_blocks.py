@@ -402,19 +402,22 @@ def read_stage(name: str, sec: ast.Section, diags: Diagnostics):
 
 
 def read_task(name: str, sec: ast.Section, diags: Diagnostics):
-    b = Body(f"task '{name}'", sec.body, diags, {"type", "path", "dataset", "lm_eval", "metric", "limit"})
+    b = Body(f"task '{name}'", sec.body, diags, {"type", "path", "dataset", "lm_eval", "metric", "limit",
+                                                 "temperature", "top_p", "max_response"})
     t = _build(S.Task, diags, sec.pos, name=name,
                type=b.get("type", units.word("generate", "multiple_choice", "ifeval", "ruler", "perplexity"), None),
                path=b.get("path", units.string, None), dataset=b.get("dataset", units.string, None),
                lm_eval=b.get("lm_eval", units.string, None), metric=b.get("metric", units.name, None),
-               limit=b.get("limit", units.positive_int, None))
+               limit=b.get("limit", units.positive_int, None), temperature=b.get("temperature", units.nonneg_real, None),
+               top_p=b.get("top_p", units.unit_fraction, None), max_response=b.get("max_response", units.tokens, None))
     if t is not None and not (t.path or t.dataset or t.lm_eval or t.type == "ruler"):
         diags.error(sec.pos, f"task '{name}' needs 'path' (local jsonl), 'dataset' or 'lm_eval'")
     return t
 
 
 def read_eval(name: str, sec: ast.Section, diags: Diagnostics):
-    b = Body(f"eval '{name}'", sec.body, diags, {"tasks", "ruler", "contamination"})
+    b = Body(f"eval '{name}'", sec.body, diags, {"tasks", "ruler", "ruler_tasks", "ruler_samples", "haystack",
+                                                 "contamination", "batch"}, {"runtime"})
     clause = sec.clause("after")
     after: tuple[str, ...] = ()
     if clause is None:
@@ -424,10 +427,22 @@ def read_eval(name: str, sec: ast.Section, diags: Diagnostics):
             after = units.list_of(units.name)(clause.value)
         except SpecError as e:
             diags.add(e)
+    runtime = None
+    if (rsec := b.section("runtime")) is not None:
+        rb = Body(f"eval '{name}' runtime", rsec.body, diags, _EVAL_RUNTIME_FIELDS)
+        runtime = _build(S.EvalRuntime, diags, rsec.pos, **{f: rb.get(f, c, None) for f, c in _EVAL_RUNTIME_FIELDS.items()})
     return _build(S.Eval, diags, sec.pos, name=name, after=after,
                   tasks=b.get("tasks", units.list_of(units.name), None),
                   ruler=b.get("ruler", units.list_of(units.context_length), None),
-                  contamination=b.get("contamination", units.word("check", "off"), None))
+                  ruler_tasks=b.get("ruler_tasks", units.list_of(units.word(*S.RULER_TASKS)), None),
+                  ruler_samples=b.get("ruler_samples", units.positive_int, None),
+                  haystack=b.get("haystack", units.name, None),
+                  contamination=b.get("contamination", units.word("check", "off"), None),
+                  batch=b.get("batch", units.positive_int, None), runtime=runtime)
+
+
+_EVAL_RUNTIME_FIELDS = {"device": units.word("cpu", "cuda", "auto"), "backend": units.word("hf", "vllm", "auto"),
+                        "threads": units.positive_int, "gpus": units.positive_int}
 
 
 def _column(v: ast.Value) -> str:

@@ -69,4 +69,5 @@ def stage_main(prog: str, doc: str, run: Callable[[Any], dict[str, Any] | None],
     except errors as e:  # named, no traceback
         fail(f"{prog} {stage_id}: {e}")
     if receipt:
-        write_receipt(Path(raw["output"]), raw, started=started, inputs=result.get("inputs"), seed=raw.get("seed"))
+        write_receipt(Path(raw["output"]), raw, started=started, inputs=result.get("inputs"), seed=raw.get("seed"),
+                      throughput=result.get("throughput"))

@@ -224,14 +224,36 @@ class Task(Frozen):
     lm_eval: str | None = None  # an lm-eval built-in task name
     metric: str = "exact_match"
     limit: int | None = None
+    temperature: float | None = None  # None or 0: greedy; > 0 samples (with the eval's seed)
+    top_p: float | None = None
+    max_response: int | None = None  # generated tokens; by type when None (evals/tasks/configs.py)
+
+
+RULER_TASKS: tuple[str, ...] = ("niah_single_1", "niah_single_2", "niah_single_3", "niah_multikey_1",
+                                "niah_multikey_2", "niah_multikey_3", "niah_multivalue", "niah_multiquery",
+                                "vt", "cwe", "fwe")
+
+
+class EvalRuntime(Frozen):
+    """Not part of an eval's identity: where it runs (the HF backend on CPU, vLLM on GPUs)."""
+
+    device: Literal["cpu", "cuda", "auto"] = "auto"
+    backend: Literal["hf", "vllm", "auto"] = "auto"
+    threads: int | None = None
+    gpus: int | None = None
 
 
 class Eval(Frozen):
     name: str
     after: tuple[str, ...]
     tasks: tuple[str, ...] = ()
-    ruler: tuple[int, ...] = ()
+    ruler: tuple[int, ...] = ()  # context lengths
+    ruler_tasks: tuple[str, ...] = RULER_TASKS
+    ruler_samples: int = 500  # per task and length (NVIDIA's count)
+    haystack: str | None = None  # a source: the real text of RULER's essay haystacks
     contamination: Literal["check", "off"] = "off"
+    batch: int = 8  # fixed: log-likelihoods and padding depend on it
+    runtime: EvalRuntime = EvalRuntime()
 
 
 class Report(Frozen):
