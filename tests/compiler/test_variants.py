@@ -173,3 +173,31 @@ def test_seeds_for_shares_every_stage_before_seeds_from():
     every = _graph(SEEDED.replace(" for [base, spurious]", ""))
     assert all(set(every.variants[v]) == i for v, i in ids.items() if "@" in v)
     assert set(every.variants["no_sft@seed1"]) == ids["no_sft"]
+
+
+def test_a_report_holds_variants_with_one_seed_and_with_three(tmp_path):
+    """The compiled report config of `seeds ... for [base, spurious]` has three rows for each seeded
+    variant and one for the others; the table shows mean and sd over the three, a plain value (no
+    sd) for one seed, and a delta against the seeded baseline for both."""
+    import json
+
+    from olmospec.report import build_table
+
+    g = _graph(SEEDED + "report r { columns = [math]  baseline = base }\n")
+    cfg = next(n for n in g.nodes.values() if n.kind == "report").config
+    assert sorted((r["group"], r["seed"]) for r in cfg["rows"] if r["group"] in ("base", "no_sft")) == [
+        ("base", 1), ("base", 2), ("base", 3), ("no_sft", 1)]
+    for k, ev in enumerate(e for r in cfg["rows"] for e in r["evals"]):  # item scores, different per eval
+        d = tmp_path / ev["dir"]
+        d.mkdir(parents=True, exist_ok=True)
+        scores = [float((i * 7 + k) % 3 == 0) for i in range(60)]
+        (d / "metrics.json").write_text(json.dumps({"tasks": {"math": {"metric": "exact_match",
+                                                                       "value": sum(scores) / 60}}}))
+        (d / "scores.json").write_text(json.dumps({"math": {"ids": [f"q{i}" for i in range(60)],
+                                                            "exact_match": scores}}))
+    rows = {r.label: r for r in build_table(cfg, tmp_path).rows}
+    assert rows["base"].seeds == [1, 2, 3] and rows["spurious"].seeds == [1, 2, 3] and rows["no_sft"].seeds == [1]
+    base, one = rows["base"].cells["math"], rows["no_sft"].cells["math"]
+    assert len(base.values) == 3 and base.sd is not None and base.delta is None
+    assert len(one.values) == 1 and one.sd is None and one.delta is not None
+    assert rows["spurious"].cells["math"].delta is not None
