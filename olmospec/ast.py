@@ -82,6 +82,7 @@ class Assign:
     path: tuple[str, ...]
     value: Value
     pos: Pos
+    applies_to: Value | None = None  # `seeds = [1, 2] for [base, x]`: the value after `for`
 
     @property
     def key(self) -> str:

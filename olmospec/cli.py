@@ -271,6 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stage", action="append", default=[], help="stage label or id (repeatable)")
     p.add_argument("--variant", help="only this variant's stages (base, an ablation or sweep name, NAME@seedN)")
     p.add_argument("--dry", action="store_true", help="show what would run; writes nothing, runs no `dvc init`")
+    p.add_argument("-q", "--quiet", action="store_true", help="one line per stage and a summary, no runner output "
+                   "(a failing stage's output is shown in full)")
     p.set_defaults(fn=cmd_run)
 
     p = sub.add_parser("publish", help="push every locked stage output to a DVC remote (a local folder by default) "

@@ -102,6 +102,10 @@ def _counterpart(n: Node, ga: Graph) -> Node | None:
         hit = next((x for x in same if v in x.variants), None)
         if hit:
             return hit
+    groups = {split(v)[1] for v in n.variants}  # another seed of the same variant (a seed was added)
+    hit = next((x for x in same if any(split(v)[1] in groups for v in x.variants)), None)
+    if hit:
+        return hit
     seeds = {split(v)[2] for v in n.variants}
     base = next((x for x in same if any(split(v)[0] == "base" and split(v)[2] in seeds for v in x.variants)), None)
     return base or (same[0] if same else None)
@@ -121,6 +125,12 @@ def why(n: Node, ga: Graph, new: set[str]) -> str:
     return f"upstream {', '.join(ups[:2])}{', ...' if len(ups) > 2 else ''} reruns" if ups else "config changed"
 
 
+def _seeds_text(spec: S.Spec) -> str:
+    """`[1, 2, 3]` or `[1, 2, 3] for [base, no_dpo]`, as the spec writes it."""
+    text = show("seeds", spec.seeds)
+    return text if spec.seeds_for is None else f"{text} for [{', '.join(spec.seeds_for)}]"
+
+
 def experiment_diff(ea, ga: Graph, eb, gb: Graph, price: float | None = None) -> dict:
     new = {i for i in gb.nodes if i not in ga.nodes}
     claimed: set[str] = set()
@@ -134,9 +144,10 @@ def experiment_diff(ea, ga: Graph, eb, gb: Graph, price: float | None = None) ->
     va, vb = set(ga.variants), set(gb.variants)
     entries = []
     changes = semantic_diff(ea.base, eb.base)
-    for field in ("seeds", "seeds_from"):
-        if getattr(ea.base, field) != getattr(eb.base, field):
-            changes.append(f"~ {field}: {show(field, getattr(ea.base, field))} -> {show(field, getattr(eb.base, field))}")
+    if (ea.base.seeds, ea.base.seeds_for) != (eb.base.seeds, eb.base.seeds_for):
+        changes.append(f"~ seeds: {_seeds_text(ea.base)} -> {_seeds_text(eb.base)}")
+    if ea.base.seeds_from != eb.base.seeds_from:
+        changes.append(f"~ seeds_from: {show('seeds_from', ea.base.seeds_from)} -> {show('seeds_from', eb.base.seeds_from)}")
     base_b = select_variants(list(gb.variants), "base")
     entries.append({"kind": "base", "name": "base", "status": "changed" if changes else "unchanged",
                     "changes": changes, "added_variants": sorted(set(base_b) - va),
@@ -197,7 +208,9 @@ def diff_text(d: dict) -> str:
             width = max(len(s["id"]) for s in e["stages"])
             out += [f"    {s['id'].ljust(width)}  {s['why']}" for s in e["stages"]]
         elif e["kind"] == "base" and e["changes"]:
-            out.append("  reruns nothing")
+            seeds = any(c.startswith("~ seeds") for c in e["changes"])
+            out.append("  reruns none of the base's stages" + (" (what a seeds change runs is listed under each "
+                                                                 "variant it seeds)" if seeds else ""))
     t = d["total"]
     out.append("")
     out.append(f"B runs {money(t)} that A does not have; reuses {len(d['reused'])} of A's stages"

@@ -70,7 +70,8 @@ class _Printer:
 
     def inline(self, item: ast.Item) -> str:
         if isinstance(item, ast.Assign):
-            return f"{item.key} = {value(item.value)}"
+            scope = f" for {value(item.applies_to)}" if item.applies_to is not None else ""
+            return f"{item.key} = {value(item.value)}{scope}"
         if item.body is None:
             return _head(item)
         inner = "  ".join(self.inline(i) for i in item.body)

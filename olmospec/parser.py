@@ -39,6 +39,7 @@ _TERMINAL_NAMES = {
     "DOT": "'.'",
     "AFTER": "'after'",
     "FROM": "'from'",
+    "FOR": "'for'",
     "$END": "end of file",
 }
 
@@ -92,8 +93,8 @@ class _ToAst(Transformer):
 
     @v_args(meta=True)
     def assign(self, meta, children):
-        path, value = children
-        return ast.Assign(path[0], value, _pos(self.file, meta))
+        path, value, *scope = children  # scope: [] or [the `for` keyword, its value]
+        return ast.Assign(path[0], value, _pos(self.file, meta), scope[1] if scope else None)
 
     @v_args(meta=True)
     def section(self, meta, children):

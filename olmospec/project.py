@@ -64,6 +64,11 @@ def check_owner(root: Path, dvc_file: str, label: str) -> None:
                                           "with '--out DIR'")
 
 
+# libyaml's loader when PyYAML has it: the same data, 5-7x faster on a large dvc.yaml (which every
+# `compile` and `run` of a spec outside the root pipeline reads)
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def pipeline_stages(root: Path) -> dict[str, list[str]]:
     """dvc.yaml (relative to root) -> its stage names, for the root pipeline and pipelines/*/."""
     out: dict[str, list[str]] = {}
@@ -71,7 +76,7 @@ def pipeline_stages(root: Path) -> dict[str, list[str]]:
         if not f.exists():
             continue
         try:
-            stages = (yaml.safe_load(f.read_text(encoding="utf-8")) or {}).get("stages") or {}
+            stages = (yaml.load(f.read_text(encoding="utf-8"), Loader=_LOADER) or {}).get("stages") or {}
         except (yaml.YAMLError, OSError):
             continue
         out[f.relative_to(root).as_posix()] = list(stages)

@@ -30,6 +30,7 @@ from olmospec.resolve_blocks import (
     read_task,
     read_tokenizer,
 )
+from olmospec.seeds import read_seeds_for
 
 TOP_KINDS = {
     "olmospec", "import", "tokenizer", "source", "curate", "mix", "model", "stage", "task", "eval",
@@ -182,6 +183,7 @@ def _resolve(items: tuple[ast.Item, ...], file: str, diags: Diagnostics) -> S.Sp
     if seeds is not None and len(set(seeds)) != len(seeds):
         diags.error(top.pos_of("seeds"), "seeds are listed twice")
     seeds_from = top.get("seeds_from", units.name, None)
+    seeds_for = read_seeds_for(top.assigns.get("seeds"), seeds, diags)
 
     refs = _References(names, diags)
     refs.check_all(tokenizers, sources, curations, mixes, model_tok, stages, stage_secs, evals, eval_secs,
@@ -203,7 +205,7 @@ def _resolve(items: tuple[ast.Item, ...], file: str, diags: Diagnostics) -> S.Sp
             file=file, version=version, tokenizers=tokenizers, sources=sources, curations=curations,
             mixes=mixes, models=models, model_tokenizers={k: v[0] for k, v in model_tok.items()},
             external_models=external, stages=stages, tasks=tasks, evals=evals, reports=reports,
-            seeds=tuple(seeds or (0,)), seeds_from=seeds_from, runtime=runtime,
+            seeds=tuple(seeds or (0,)), seeds_from=seeds_from, seeds_for=seeds_for, runtime=runtime,
         )
     except ValidationError as e:  # a bug in a reader, not a user error; still never a traceback
         raise SpecError(Pos(file, 0, 0), f"internal: spec failed validation: {e}") from None

@@ -4,7 +4,9 @@ Stage kinds without a runner yet are listed, never faked: their stages and every
 them are left out of the repro, and the command says so. Stages run under this command's own
 interpreter (`OLMOSPEC_PYTHON`, read by the `stages/python` launcher). `--dry` writes nothing and
 initializes nothing: it says what would run, and (when the compiled pipeline on disk is current and
-the DVC repository exists) what `dvc status` reports out of date.
+the DVC repository exists) what `dvc status` reports out of date. While `dvc repro` runs, its output
+goes through olmospec/progress.py (a line per stage with the estimate for the rest, the runners'
+output indented, DVC's routine notices hidden, a summary at the end; `--quiet` for stage lines only).
 """
 
 from __future__ import annotations
@@ -118,8 +120,25 @@ def run_pipeline(args) -> int:
               f"(`olmospec compile {specs}`)", file=sys.stderr)
         return 1
     ensure_dvc_repo(root)
-    print(f"dvc repro: {len(targets)} stage(s)")
-    return subprocess.call(_dvc() + ["repro", *targets], cwd=root, env=env)
+    return _repro(compiled, runnable, targets, root, env, args.quiet)
+
+
+def _repro(compiled, runnable: list, targets: list[str], root: Path, env: dict, quiet: bool) -> int:
+    from olmospec.codedeps import runner_files
+    from olmospec.estimate import Estimator, duration, expected_to_run, read_receipts
+    from olmospec.progress import View, repro
+
+    g = compiled.graph
+    ids = [n.id for n in runnable]
+    code = {k: runner_files(root, k) or [] for k in {n.kind for n in runnable}}
+    expected = expected_to_run(root, runnable, code)
+    est = Estimator(g.nodes, read_receipts(root, g.nodes))
+    secs, unknown = est.remaining([i for i in ids if i in expected])
+    when = (f", about {duration(secs)}" if secs else "") + (f" ({unknown} not estimated yet)" if unknown else "")
+    print(f"dvc repro: {len(targets)} stage(s), {len(expected)} expected to run{when}", flush=True)
+    view = View(g.nodes, ids, est, expected, quiet=quiet, tty=sys.stdout.isatty() and not quiet, root=root,
+                variants=len(g.variants))
+    return repro(_dvc() + ["repro", *targets], root, env, view)
 
 
 def _dry(compiled, stale_files: list[str], targets: list[str], root: Path, env: dict) -> int:

@@ -8,8 +8,9 @@ sweep one per point and seed, `sft_lr[sft.lr=1e-4]@seed2`. A name selects:
 - `sft_lr[sft.lr=1e-4]`: one sweep point, all its seeds;
 - any of them followed by `@seedN` (or `@N`): that seed only.
 
-With a single seed the names have no `@seed` part. Used by `plan --variant`, `graph --variant` and
-`run --variant`.
+With a single seed the names have no `@seed` part, and with `seeds = [1, 2, 3] for [base, x]`
+only the variants named have one (olmospec/seeds.py). Used by `plan --variant`, `graph --variant`
+and `run --variant`.
 """
 
 from __future__ import annotations

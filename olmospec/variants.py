@@ -7,8 +7,9 @@ resolved IR, means a variant goes through exactly the same checks as the base, a
 ablation points at the ablation's own line.
 
 A sweep is a cartesian product of field values (`sweep lr { sft.lr = [2.5e-5, 5e-5, 1e-4] }`);
-`seeds = [1, 2, 3]` multiplies every variant, setting the seed of each training stage (from
-`seeds_from` on, if given), so that stages before it are shared by all seeds.
+`seeds = [1, 2, 3]` multiplies every variant (`seeds = [1, 2, 3] for [base, x]` the variants named),
+setting the seed of each training stage (from `seeds_from` on, if given), so that stages before it
+are shared by all seeds (olmospec/seeds.py).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field, replace
 
-from olmospec import ast
+from olmospec import ast, seeds
 from olmospec.errors import Diagnostics, SpecError, SpecErrors, did_you_mean
 from olmospec.ir import spec as S
 from olmospec.resolve import resolve
@@ -207,57 +208,6 @@ def sweep_points(sw: ast.Section) -> list[tuple[tuple[ast.Assign, ...], str]]:
     return [(combo, ",".join(f"{a.key}={value_text(a.value)}" for a in combo)) for combo in itertools.product(*axes)]
 
 
-def _check_seedable(spec: S.Spec, items, diags: Diagnostics) -> None:
-    """A stage that `seeds` would vary must not pin its own seed: the list would silently not apply."""
-    order = _stage_order(spec)
-    start = order.index(spec.seeds_from) if spec.seeds_from in order else 0
-    for name in order[start:]:
-        if spec.stages[name].seed is not None:
-            sec = next((i for i in items if isinstance(i, ast.Section) and i.kind == "stage" and i.name == name), None)
-            pos = next((a.pos for a in (sec.body or ()) if isinstance(a, ast.Assign) and a.key == "seed"), None) \
-                if sec else None
-            diags.error(pos or (sec.pos if sec else spec_pos(spec)), f"stage '{name}' sets its own seed, so 'seeds' "
-                        f"cannot vary it: remove it, or set 'seeds_from' to a later stage")
-
-
-def spec_pos(spec: S.Spec):
-    from olmospec.errors import Pos
-
-    return Pos(spec.file, 0, 0)
-
-
-def _seeded(spec: S.Spec, seed: int) -> S.Spec:
-    order = _stage_order(spec)
-    start = spec.seeds_from
-    active = start is None
-    stages = dict(spec.stages)
-    for name in order:
-        if name == start:
-            active = True
-        st = stages[name]
-        if active and st.seed is None:
-            stages[name] = st.model_copy(update={"seed": seed})
-        elif st.seed is None:
-            stages[name] = st.model_copy(update={"seed": spec.seeds[0]})
-    return spec.model_copy(update={"stages": stages})
-
-
-def _stage_order(spec: S.Spec) -> list[str]:
-    done: list[str] = []
-    pending = sorted(spec.stages)
-    while pending:
-        for n in pending:
-            a = spec.stages[n].after
-            if a is None or a in done or a not in spec.stages:
-                done.append(n)
-                pending.remove(n)
-                break
-        else:  # a cycle; resolve has reported it
-            done.extend(pending)
-            break
-    return done
-
-
 def expand(items: tuple[ast.Item, ...], file: str) -> Experiment:
     """Base + ablations + sweep points, times seeds; every variant resolved and checked.
 
@@ -298,6 +248,9 @@ def expand(items: tuple[ast.Item, ...], file: str) -> Experiment:
                                 tuple(f"{a.key} = {value_text(a.value)}" for a in combo), sec))
         except SpecError as e:
             diags.add(e.with_message(f"in {sec.kind} '{sec.name}': {e.message}"))
+    seeds.check_scopes(items, diags)
+    points = {name for name, kind, *_ in raw if kind == "sweep"}
+    seeds.check_names(seeds.written_names(items), seen - {"base"}, points, diags)
     variants: list[Variant] = []
     for name, kind, v_items, changes, sec in raw:
         if kind == "base":
@@ -312,12 +265,11 @@ def expand(items: tuple[ast.Item, ...], file: str) -> Experiment:
                 continue
         if spec is None:
             continue
-        seeds = base.seeds if base is not None else spec.seeds
-        if len(seeds) > 1:
-            _check_seedable(spec, v_items, diags)
-        for s in seeds:
-            vname = name if len(seeds) == 1 else f"{name}@seed{s}"
-            variants.append(Variant(vname, kind, _seeded(spec, s), s, changes))
+        runs = seeds.seeds_of(base if base is not None else spec, name)
+        if len(runs) > 1:
+            seeds.check_seedable(spec, v_items, diags, f"in {kind} '{sec.name}': " if sec is not None else "")
+        for vname, s in runs:
+            variants.append(Variant(vname, kind, seeds.with_seed(spec, s), s, changes))
     if base is not None:
         _check_reports(items, base, {v.name.split("@")[0] for v in variants}, diags)
     diags.warnings = warnings

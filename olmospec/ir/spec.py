@@ -308,4 +308,5 @@ class Spec(Frozen):
     reports: dict[str, Report] = Field(default_factory=dict)
     seeds: tuple[int, ...] = (0,)
     seeds_from: str | None = None
+    seeds_for: tuple[str, ...] | None = None  # `seeds = [..] for [base, x]`: the variants seeded (None: all)
     runtime: GlobalRuntime = GlobalRuntime()

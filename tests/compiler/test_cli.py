@@ -134,3 +134,26 @@ def test_plan_table_and_price():
     j = json.loads(cli("plan", "specs/olmo3_7b.ospec", "--json", "--price", "3").stdout)
     pre = next(s for s in j["stages"] if s["name"] == "pretrain")
     assert abs(pre["cost_usd"] - pre["gpu_hours"] * 3) < 1e-6
+
+
+def test_diff_and_plan_of_seeds_for_chosen_variants(tmp_path):
+    """`seeds ... for [..]`: seeding one more variant runs only its other seeds; plan counts them."""
+    a, b = tmp_path / "a.ospec", tmp_path / "b.ospec"
+    text = (ROOT / "specs/olmo3_7b.ospec").read_text().replace('import "lib/', f'import "{ROOT}/specs/lib/')
+    a.write_text(text.replace("seeds = [1, 2, 3]", "seeds = [1, 2, 3] for [base]"))
+    b.write_text(text.replace("seeds = [1, 2, 3]", "seeds = [1, 2, 3] for [base, spurious_reward]"))
+    out = cli("diff", str(a), str(b)).stdout
+    assert "~ seeds: [1, 2, 3] for [base] -> [1, 2, 3] for [base, spurious_reward]" in out, out
+    assert "removes 1 variant(s): spurious_reward\n" in out
+    d = json.loads(cli("diff", str(a), str(b), "--json").stdout)
+    e = next(e for e in d["entries"] if e["name"] == "spurious_reward")
+    assert e["added_variants"] == [f"spurious_reward@seed{i}" for i in (1, 2, 3)]
+    runs = {s["id"].rsplit("-", 1)[0]: s["why"] for s in e["stages"]}
+    assert set(runs) <= {"rlvr", "eval-rl_suite-rlvr", "eval-chat-rlvr", "eval-safety-rlvr"} and "rlvr" in runs
+    assert sum(s["id"].startswith("rlvr-") for s in e["stages"]) == 2  # seeds 2 and 3; seed 1 is the old run
+    assert all("seed: 1 -> " in s["why"] for s in e["stages"])
+    plan = json.loads(cli("plan", str(b), "--json").stdout)
+    counts = {g["name"]: len(g["variants"]) for g in plan["groups"]}
+    assert counts["base"] == counts["spurious_reward"] == 3 and counts["no_dpo"] == 1
+    one = json.loads(cli("plan", str(b), "--variant", "no_dpo", "--json").stdout)
+    assert one["groups"][0]["variants"] == ["no_dpo"]

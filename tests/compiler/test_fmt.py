@@ -35,3 +35,10 @@ def test_fmt_keeps_comment_paragraphs():
     text = ('# header line 1\n# header line 2\n\n# Section A\nsource a { path = "x" }  # trailing\n\n'
             '# Section B\n\n# about b\nsource b { path = "y" }\n')
     assert format_spec(parse(text, "x")) == text
+
+
+def test_fmt_keeps_seeds_for():
+    text = 'seeds=[1,2,3]  for [base,"s[sft.lr=1e-3]"]\nseeds_from = rlvr\n'
+    want = 'seeds = [1, 2, 3] for [base, "s[sft.lr=1e-3]"]\nseeds_from = rlvr\n'
+    assert format_spec(parse(text, "x")) == want
+    assert format_spec(parse(want, "x")) == want

@@ -12,7 +12,7 @@ from tests.compiler.flow import FLOW
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = [FLOW, (ROOT / "specs/tiny.ospec").read_text()]
-TOKENS = ["{", "}", "=", "[", "]", "(", ")", ",", ".", "after", "from", "stage", "mix", "model", "source", "drop",
+TOKENS = ["{", "}", "=", "[", "]", "(", ")", ",", ".", "after", "from", "for", "seeds", "stage", "mix", "model", "source", "drop",
           "ablation", "sweep", "5.93T", "76.1%", "7x", "2000 steps", "4M tokens", "-1", "0", "1e-3", '"x"', "full",
           "window(64)", "repeat(", "web", "pretrain", "off", "#c\n", "\n", "tokens", "lr", "seq", "delta(", "@", "\\"]
 

@@ -121,3 +121,83 @@ ablation no_code { pre.code = off  pre.web = 100% }
     assert [(e.name, e.share) for e in v["new_entry"].spec.mixes["pre"].entries] == [("web", 0.7), ("code", 0.2),
                                                                                      ("chat", 0.1)]
     assert [e.name for e in v["no_code"].spec.mixes["pre"].entries] == ["web"]
+
+
+SEEDED = """
+ablation spurious { rlvr.rewards = [random] }
+ablation no_sft { drop sft }
+sweep s { sft.lr = [1e-3, 2e-3] }
+seeds = [1, 2, 3] for [base, spurious]
+seeds_from = rlvr
+"""
+
+
+def _graph(text: str):
+    from pathlib import Path
+
+    from olmospec.graph_stages import build_graph
+
+    return build_graph(load_text(FLOW + text, "flow.ospec"), Path("."))
+
+
+def test_seeds_for_chosen_variants_only():
+    vs = variants(SEEDED)
+    assert list(vs) == ["base@seed1", "base@seed2", "base@seed3", "spurious@seed1", "spurious@seed2",
+                        "spurious@seed3", "no_sft", "s[sft.lr=1e-3]", "s[sft.lr=2e-3]"]
+    # a variant without seeds runs as the first seed would, everywhere
+    assert vs["no_sft"].seed == 1 and {st.seed for st in vs["no_sft"].spec.stages.values()} == {1}
+    assert [vs[f"spurious@seed{i}"].spec.stages["rlvr"].seed for i in (1, 2, 3)] == [1, 2, 3]
+    # a sweep name seeds every point; a point (a string) only itself
+    both = variants(SEEDED.replace("for [base, spurious]", "for [s]"))
+    assert {n for n in both if n.startswith("s[")} == {f"s[sft.lr={lr}]@seed{i}" for lr in ("1e-3", "2e-3")
+                                                      for i in (1, 2, 3)}
+    one = variants(SEEDED.replace("for [base, spurious]", 'for ["s[sft.lr=2e-3]"]'))
+    assert "s[sft.lr=1e-3]" in one and "s[sft.lr=2e-3]@seed3" in one and "base" in one
+
+
+def test_seeds_for_shares_every_stage_before_seeds_from():
+    g = _graph(SEEDED)
+    ids = {v: set(i) for v, i in g.variants.items()}
+    by_label = lambda v, label: {i for i in ids[v] if g.nodes[i].label == label}
+    # one pretrain for all variants; one sft for every variant that keeps the base's sft
+    assert len({i for v in ids for i in by_label(v, "pretrain")}) == 1
+    assert len({i for v in g.variants if v != "s[sft.lr=2e-3]" for i in by_label(v, "sft")}) == 1
+    # one rlvr per seed and reward; the unseeded variants' rlvr is the first seed's
+    assert len({i for v in ids if v.startswith(("base@", "spurious@")) for i in by_label(v, "rlvr")}) == 6
+    assert ids["s[sft.lr=1e-3]"] == ids["base@seed1"]  # the sweep point equal to the base runs nothing new
+    # seeding one more variant keeps its first seed's stages and adds only its other seeds' RL and evals
+    more = _graph(SEEDED.replace("for [base, spurious]", "for [base, spurious, no_sft]"))
+    assert set(more.variants["no_sft@seed1"]) == ids["no_sft"]
+    assert sorted(more.nodes[i].label for i in set(more.nodes) - set(g.nodes)) == ["eval-e-rlvr"] * 2 + ["rlvr"] * 2
+    # with `for` removed every variant is seeded, and the seeded ones keep their stages
+    every = _graph(SEEDED.replace(" for [base, spurious]", ""))
+    assert all(set(every.variants[v]) == i for v, i in ids.items() if "@" in v)
+    assert set(every.variants["no_sft@seed1"]) == ids["no_sft"]
+
+
+def test_a_report_holds_variants_with_one_seed_and_with_three(tmp_path):
+    """The compiled report config of `seeds ... for [base, spurious]` has three rows for each seeded
+    variant and one for the others; the table shows mean and sd over the three, a plain value (no
+    sd) for one seed, and a delta against the seeded baseline for both."""
+    import json
+
+    from olmospec.report import build_table
+
+    g = _graph(SEEDED + "report r { columns = [math]  baseline = base }\n")
+    cfg = next(n for n in g.nodes.values() if n.kind == "report").config
+    assert sorted((r["group"], r["seed"]) for r in cfg["rows"] if r["group"] in ("base", "no_sft")) == [
+        ("base", 1), ("base", 2), ("base", 3), ("no_sft", 1)]
+    for k, ev in enumerate(e for r in cfg["rows"] for e in r["evals"]):  # item scores, different per eval
+        d = tmp_path / ev["dir"]
+        d.mkdir(parents=True, exist_ok=True)
+        scores = [float((i * 7 + k) % 3 == 0) for i in range(60)]
+        (d / "metrics.json").write_text(json.dumps({"tasks": {"math": {"metric": "exact_match",
+                                                                       "value": sum(scores) / 60}}}))
+        (d / "scores.json").write_text(json.dumps({"math": {"ids": [f"q{i}" for i in range(60)],
+                                                            "exact_match": scores}}))
+    rows = {r.label: r for r in build_table(cfg, tmp_path).rows}
+    assert rows["base"].seeds == [1, 2, 3] and rows["spurious"].seeds == [1, 2, 3] and rows["no_sft"].seeds == [1]
+    base, one = rows["base"].cells["math"], rows["no_sft"].cells["math"]
+    assert len(base.values) == 3 and base.sd is not None and base.delta is None
+    assert len(one.values) == 1 and one.sd is None and one.delta is not None
+    assert rows["spurious"].cells["math"].delta is not None
