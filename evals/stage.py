@@ -7,12 +7,21 @@ lm-eval and transformers are imported once per stage.
 
 Outputs in `runs/<eval>/` (docs/CONTRACTS.md, "Evaluation outputs"):
 
-    tasks/<task>.yaml       the lm-eval task configs that ran (rerun them with lm-eval's CLI)
+    tasks/<task>.yaml       the lm-eval task configs that ran (rerun them with lm-eval's CLI);
+                            `<task>__gold.yaml` scores a generate task's gold answer log-likelihood
     ruler/<task>_<len>.jsonl  the RULER samples generated for this tokenizer
     samples/<task>.jsonl    lm-eval's logged samples: prompt, response, per-item metrics
     scores.json             per-item scores of every task metric, in item order (the report's bootstrap)
     results.json            lm-eval's results (configs, versions, seeds, n-samples)
     metrics.json            the summary: one number per task metric, RULER by length, contamination
+    contamination.json      the items of each task found in each training stage's data (ids), for
+                            the report's marks and clean-subset scores
+
+Besides its own metric, every multiple-choice item gets `gold_logprob`, the log-likelihood (nats)
+of its correct choice, and on a base model (no chat template) every generate item the
+log-likelihood of " ANSWER" after its "QUESTION\nAnswer:" prompt: a small model's accuracy moves
+in steps of one item, its log-likelihood of the answer moves with every item (OLMo 3 develops small
+models on such proxy metrics, arXiv:2512.13961 section 3.3.2).
 """
 
 from __future__ import annotations
@@ -26,7 +35,7 @@ from typing import Any
 
 from evals.harness import choose_backend, evaluate, item_scores, metric_value
 from evals.items import read_items
-from evals.tasks.configs import task_config, write_task_yaml
+from evals.tasks.configs import GOLD, task_config, write_task_yaml
 from runners.common import sha256_file, write_json
 from runners.stage_main import StageFailure
 
@@ -107,14 +116,27 @@ def plan(cfg: dict[str, Any], out: Path) -> tuple[list[dict[str, Any]], list[str
     return local, registry
 
 
-def _contamination(cfg: dict[str, Any]) -> dict[str, Any]:
-    """Per task, per training stage: evaluation items found in that stage's data (upstream checks)."""
-    out: dict[str, Any] = {}
+def _contamination(cfg: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Per task, per training stage: evaluation items found in that stage's data (upstream checks), as
+    counts (for metrics.json) and as ids (for contamination.json)."""
+    counts: dict[str, Any] = {}
+    ids: dict[str, Any] = {}
     for path in cfg.get("contamination_reports", []):
         rep = json.loads(Path(path).read_text(encoding="utf-8"))
         for task, r in rep["tasks"].items():
-            out.setdefault(task, {})[rep["stage"]] = {"items": r["items"], "items_found": r["items_found"]}
-    return out
+            seen = r.get("answer_seen", [])
+            counts.setdefault(task, {})[rep["stage"]] = {"items": r["items"], "items_found": r["items_found"],
+                                                         "answer_seen": len(seen)}
+            ids.setdefault(task, {})[rep["stage"]] = {"found": r["found"], "answer_seen": seen}
+    return counts, ids
+
+
+def _gold_companions(local: list[dict[str, Any]], chat: bool) -> list[dict[str, Any]]:
+    """One gold-answer log-likelihood task per generate task, on base models (see the module doc)."""
+    if chat:
+        return []
+    return [{**t, "name": t["name"] + GOLD, "kind": "gold", "gold_of": t["name"]} for t in local
+            if t["kind"] == "generate"]
 
 
 def run(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -123,7 +145,7 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     # a failed run must not leave an earlier run's results looking like its own
     for sub in ("tasks", "ruler", "samples"):
         shutil.rmtree(out / sub, ignore_errors=True)
-    for name in ("metrics.json", "scores.json", "results.json"):
+    for name in ("metrics.json", "scores.json", "results.json", "contamination.json"):
         (out / name).unlink(missing_ok=True)
     local, registry = plan(cfg, out)
     rt = cfg.get("runtime", {})
@@ -133,6 +155,7 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
 
         torch.set_num_threads(int(rt["threads"]))
     chat = _chat(cfg["model"])
+    local += _gold_companions(local, chat)
     context = _context_length(cfg["model"])
     for t in local:
         task_cfg = task_config(t, t["data"], chat)
@@ -150,10 +173,12 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     write_json(out / "results.json", json.loads(json.dumps({k: v for k, v in res.items() if k != "samples"},
                                                            default=str)))
     write_json(out / "scores.json", scores)
+    counts, found = _contamination(cfg)
+    if cfg.get("contamination") == "check":
+        write_json(out / "contamination.json", found)
     metrics.update({"stage": cfg.get("stage"), "eval": cfg.get("eval"), "model": cfg["model"],
                     "backend": backend.name, "device": backend.device, "batch": int(cfg.get("batch", 8)),
-                    "seed": int(cfg.get("seed", 0)), "chat_template": chat,
-                    "contamination": _contamination(cfg)})
+                    "seed": int(cfg.get("seed", 0)), "chat_template": chat, "contamination": counts})
     write_json(out / "metrics.json", metrics)
     inputs = {f: sha256_file(f) for f in sorted({t["data"] for t in local if not t["data"].startswith(str(out))})}
     inputs |= {str(p): sha256_file(p) for p in sorted(Path(cfg["model"]).glob("*.safetensors"))}
@@ -189,7 +214,17 @@ def _summarize(cfg, local, registry, res, out: Path) -> tuple[dict[str, Any], di
         tasks_entry = {m: metric_value(results[name], m) for m in keys}
         logged = samples.get(name, [])
         _write_samples(out / "samples" / f"{name}.jsonl", logged)
+        if "gold_of" in t:  # merged into its generate task's entries, item by item
+            gold = item_scores(logged, keys)
+            if gold["ids"] != scores[t["gold_of"]]["ids"]:
+                raise StageFailure(f"task {t['gold_of']}: the gold log-likelihood run scored other items")
+            scores[t["gold_of"]]["gold_logprob"] = gold["gold_logprob"]
+            tasks[t["gold_of"]]["gold_logprob"] = tasks_entry["gold_logprob"]
+            continue
         scores[name] = item_scores(logged, keys)
+        if t["kind"] == "multiple_choice":
+            scores[name]["gold_logprob"] = gold_choice_logprobs(logged)
+            tasks_entry["gold_logprob"] = sum(scores[name]["gold_logprob"]) / max(len(logged), 1)
         if "ruler" in t:
             task, length = t["ruler"]
             ruler.setdefault(task, {})[str(length)] = round(tasks_entry["score"], 2)
@@ -212,9 +247,15 @@ def _summarize(cfg, local, registry, res, out: Path) -> tuple[dict[str, Any], di
 
 
 def _metric_names(t: dict[str, Any]) -> list[str]:
-    return {"generate": ["exact_match"], "multiple_choice": ["acc", "acc_norm"],
+    return {"generate": ["exact_match"], "multiple_choice": ["acc", "acc_norm"], "gold": ["gold_logprob"],
             "ifeval": ["prompt_level_strict_acc", "inst_level_strict_acc"], "ruler": ["score"],
             "code": ["pass_at_1"]}[t["kind"]]
+
+
+def gold_choice_logprobs(samples: list[dict[str, Any]]) -> list[float]:
+    """The log-likelihood of each item's correct choice, in document order (lm-eval logs every choice's
+    (log-likelihood, is-greedy) in `filtered_resps` and the correct index in `target`)."""
+    return [float(s["filtered_resps"][int(s["target"])][0]) for s in sorted(samples, key=lambda s: s["doc_id"])]
 
 
 def _write_samples(path: Path, samples: list[dict[str, Any]]) -> None:

@@ -67,7 +67,7 @@ class Body:
         try:
             return conv(a.value)
         except SpecError as e:
-            if not e.message.startswith(key):
+            if not e.message.startswith((f"{key}:", f"{key} ")):
                 e = SpecError(e.pos, f"{key}: {e.message}", e.hint)
             self.diags.add(e)
             return None if default is MISSING else default

@@ -264,6 +264,7 @@ class VariantBuilder:
             checks = [self.contamination(s) for s in self.lineage(stage)]
             cfg["contamination_reports"] = [f"{c.out_dir}/contamination.json" for c in checks]
             ups += checks
+            outs.append("contamination.json")
         runtime = {k: v for k, v in ev.runtime.model_dump().items() if v is not None}
         return self.add(make_node("eval", f"eval-{ev.name}-{stage}", cfg, ups, inputs=deps, outs=outs,
                                   metrics=["metrics.json"], runtime=runtime, stage=ev.name))

@@ -13,10 +13,15 @@ model) and builds one `Table`:
   difference";
 - rows = stages: one row per evaluated stage of the baseline variant, in pipeline order;
 - a cell is flagged contaminated when the contamination check of its model's training data found
-  items of that benchmark, and stale when `dvc status` says that one of its stages (or a stage
-  upstream of it) is out of date; a cell whose eval has not run is "n/a".
+  items of that benchmark: it counts the items found with their answer (`answer_seen`) apart from
+  those matched on their question only (template siblings, most often), and gives the score on the
+  items found in neither way (the clean subset, GPT-3's clean-subset analysis); it is stale when
+  `dvc status` says that one of its stages (or a stage upstream of it) is out of date; a cell whose
+  eval has not run is "n/a";
+- an eval shared by several seeds (a stage before `seeds_from`) counts once in its row.
 
-Rendering is in `report_render`, plots in `report_plots` (matplotlib, imported only there).
+`rows = findings` tables are built by `report_findings`. Rendering is in `report_render`, plots in
+`report_plots` (matplotlib, imported only there).
 """
 
 from __future__ import annotations
@@ -38,6 +43,10 @@ class Cell:
     sd: float | None = None
     delta: Delta | None = None
     contaminated: dict[str, int] = field(default_factory=dict)  # training stage -> items found
+    flagged: int = 0  # evaluated items the contamination checks found (any way)
+    answer_seen: int = 0  # of them, found with their answer
+    clean_items: int = 0
+    clean_mean: float | None = None  # mean over seeds of the score on the items not found
     stale: bool = False
     missing: int = 0  # seeds whose eval has not run
     evals: list[str] = field(default_factory=list)
@@ -60,6 +69,7 @@ class Table:
     rows: list[Row]
     curves: dict[str, Any] = field(default_factory=dict)  # for the plots
     provenance: dict[str, Any] = field(default_factory=dict)
+    findings: list[Any] = field(default_factory=list)  # report_findings.FindingRow, for rows = findings
 
 
 def _read_json(path: Path) -> dict | None:
@@ -91,8 +101,9 @@ class _Outputs:
         v = m.get("tasks", {}).get(column, {}).get("value")
         return None if v is None else 100.0 * float(v)
 
-    def items(self, ev: dict, column: str) -> dict[str, float] | None:
-        """Item id -> score (percent) of one column, for the bootstrap."""
+    def items(self, ev: dict, column: str, metric: str | None = None) -> dict[str, float] | None:
+        """Item id -> score of one column (percent; log-likelihoods in nats), for the bootstrap;
+        `metric` defaults to the task's own."""
         m, s = self.get(f"{ev['dir']}/metrics.json"), self.get(f"{ev['dir']}/scores.json")
         if m is None or s is None:
             return None
@@ -103,16 +114,45 @@ class _Outputs:
                 if name.startswith("ruler_") and name.endswith(f"_{length}") and "score" in sc:
                     out |= {f"{name}/{i}": v for i, v in zip(sc["ids"], sc["score"], strict=True)}
             return out or None
-        metric = m.get("tasks", {}).get(column, {}).get("metric")
+        metric = metric or m.get("tasks", {}).get(column, {}).get("metric")
         sc = s.get(column, {})
         if metric not in sc:
             return None
-        return {i: 100.0 * v for i, v in zip(sc["ids"], sc[metric], strict=True)}
+        scale = scale_of(metric)
+        return {i: scale * v for i, v in zip(sc["ids"], sc[metric], strict=True)}
+
+    def found(self, ev: dict, column: str) -> tuple[set[str], set[str]] | None:
+        """(items found, items found with their answer) in the training data behind `ev`'s model, over
+        every training stage; None when the eval has no contamination ids (not checked)."""
+        c = self.get(f"{ev['dir']}/contamination.json")
+        if c is None or column.startswith("ruler@"):
+            return None
+        per_stage = c.get(column, {})
+        return ({i for r in per_stage.values() for i in r.get("found", [])},
+                {i for r in per_stage.values() for i in r.get("answer_seen", [])})
 
     def contamination(self, ev: dict, column: str) -> dict[str, int]:
         m = self.get(f"{ev['dir']}/metrics.json") or {}
         per_stage = m.get("contamination", {}).get(column, {})
         return {st: r["items_found"] for st, r in sorted(per_stage.items()) if r.get("items_found")}
+
+
+def scale_of(metric: str | None) -> float:
+    """Accuracies are shown in percent; a log-likelihood keeps its unit (nats)."""
+    return 1.0 if metric == "gold_logprob" else 100.0
+
+
+def unique(sources: list[dict | None]) -> list[dict | None]:
+    """The sources without repeats of one eval (a stage before `seeds_from` is one eval for all seeds)."""
+    seen: set[str] = set()
+    out = []
+    for ev in sources:
+        if ev is not None and ev["id"] in seen:
+            continue
+        if ev is not None:
+            seen.add(ev["id"])
+        out.append(ev)
+    return out
 
 
 def _source(evals: list[dict], column: str) -> dict | None:
@@ -123,6 +163,7 @@ def _source(evals: list[dict], column: str) -> dict | None:
 
 def _cell(out: _Outputs, sources: list[dict | None], column: str, stale: set[str]) -> Cell:
     c = Cell()
+    sources = unique(sources)
     for ev in sources:
         if ev is None:
             continue
@@ -136,11 +177,27 @@ def _cell(out: _Outputs, sources: list[dict | None], column: str, stale: set[str
             c.contaminated[st] = max(c.contaminated.get(st, 0), n)
         c.stale |= ev["id"] in stale
     c.mean, c.sd = mean_sd(c.values)
+    _clean_subset(c, out, [ev for ev in sources if ev is not None], column)
     return c
 
 
+def _clean_subset(c: Cell, out: _Outputs, sources: list[dict], column: str) -> None:
+    """The cell's flagged and answer-seen counts, and its score on the clean items (mean over seeds)."""
+    scores = [out.items(ev, column) for ev in sources]
+    found = [out.found(ev, column) for ev in sources]
+    if not scores or any(s is None for s in scores) or all(f is None for f in found):
+        return
+    evaluated = set.intersection(*(set(s) for s in scores))
+    flagged = set().union(*(f[0] for f in found if f)) & evaluated
+    seen = set().union(*(f[1] for f in found if f)) & evaluated
+    clean = sorted(evaluated - flagged)
+    c.flagged, c.answer_seen, c.clean_items = len(flagged), len(seen), len(clean)
+    if clean and flagged:
+        c.clean_mean = mean_sd([float(np.mean([s[i] for i in clean])) for s in scores])[0]
+
+
 def _matrix(out: _Outputs, sources: list[dict | None], column: str) -> dict[str, dict[str, float]] | None:
-    per_seed = [out.items(ev, column) for ev in sources if ev is not None]
+    per_seed = [out.items(ev, column) for ev in unique(sources) if ev is not None]
     return None if not per_seed or any(p is None for p in per_seed) else dict(enumerate(per_seed))
 
 
@@ -166,6 +223,12 @@ def build_table(cfg: dict[str, Any], root: Path, stale: set[str] | None = None) 
     columns = list(rep["columns"])
     baseline = rep.get("baseline") if rep["rows"] == "variants" else None
     rows: list[Row] = []
+    if rep["rows"] == "findings":
+        from olmospec.report_findings import build_findings
+
+        t = Table(rep["name"], "findings", [], None, [], curves=_curves(cfg, out, groups, rep.get("baseline")))
+        t.findings = build_findings(cfg, out, stale)
+        return t
     if rep["rows"] == "variants":
         base_items = {c: _matrix(out, [_source(r["evals"], c) for r in groups.get(baseline, [])], c) for c in columns}
         for name, members in groups.items():

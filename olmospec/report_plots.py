@@ -1,6 +1,7 @@
 """The report's plots (matplotlib, Agg backend, imported only here): training loss per stage, RL reward,
-RULER score by length, and every delta with its interval. Returns PNG bytes by name; a plot with
-nothing to show is left out rather than drawn empty."""
+RULER score by length, and every delta with its interval; for a findings table, each finding's delta
+with its interval and the side its claim expects. Returns PNG bytes by name; a plot with nothing to
+show is left out rather than drawn empty."""
 
 from __future__ import annotations
 
@@ -80,10 +81,37 @@ def _deltas(t: Table):
     return _png(fig)
 
 
+def _findings(t: Table):
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in t.findings if r.delta is not None]
+    if not rows:
+        return None
+    fig, axes = plt.subplots(len(rows), 1, figsize=(6, 0.9 * len(rows) + 0.4), squeeze=False)
+    for ax, r in zip(axes[:, 0], rows, strict=True):
+        d = r.delta
+        span = max(abs(d.low), abs(d.high), 1e-9) * 1.3
+        if r.expect != "none":
+            ax.axvspan(0, span if r.expect == "higher" else -span, color="tab:green", alpha=0.12)
+        color = "tab:blue" if r.agrees else "tab:red"
+        ax.errorbar(d.estimate, 0, xerr=[[d.estimate - d.low], [d.high - d.estimate]], fmt="o", color=color)
+        ax.axvline(0, color="k", linewidth=0.8)
+        ax.set_xlim(-span, span)
+        ax.set_yticks([])
+        unit = "nats" if r.metric == "gold_logprob" else "points"
+        ax.set_title(f"{r.name}: Δ {r.task} {r.metric} ({unit}); shaded: expected", fontsize=8)
+        ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    return _png(fig)
+
+
 def render_plots(t: Table) -> dict[str, bytes]:
     import matplotlib
 
     matplotlib.use("Agg")
+    if t.rows_kind == "findings":
+        png = _findings(t)
+        return {"findings": png} if png else {}
     plots = {"loss": _train(t, "loss", "training loss per stage", "loss", True),
              "reward": _train(t, "reward", "RL reward", "mean reward", False),
              "ruler": _ruler(t), "deltas": _deltas(t)}

@@ -2,9 +2,11 @@
 
 Every renderer is a pure function of the table (and, for HTML, the plot images): no clock, no
 hostname, sorted keys, so the same metrics give byte-identical files. Marks, the same in every
-format: `≈` no significant difference from the baseline (the interval contains 0), `†` the benchmark
-was found in the model's training data, `‡` stale (an input changed since the number was made),
-`n/a` not run yet.
+format: `≈` no significant difference from the baseline (the interval contains 0), `†N` N evaluated
+items were found in the model's training data with their answer, `°N` N more matched on their
+question only (a sibling from the same template, most often), `‡` stale (an input changed since the
+number was made), `n/a` not run yet. A `rows = findings` table is rendered by
+`report_findings_render`.
 """
 
 from __future__ import annotations
@@ -17,16 +19,19 @@ from olmospec.report import Cell, Table
 
 LEGEND = ("values: mean ± sd over seeds (percent); Δ: difference from the baseline with a 95% interval "
           "from a two-level bootstrap over seeds and items (seeded, 2000 replicates); "
-          "≈ no significant difference (the interval contains 0); † benchmark items found in the model's "
-          "training data (see notes); ‡ stale: an input changed since this number was computed (dvc status); "
+          "≈ no significant difference (the interval contains 0); †N: N of the evaluated items were found in the "
+          "model's training data with their own numbers and answer (8-gram rule plus answer check; see notes); "
+          "°N: N more matched the 8-gram rule on their question only (most often a sibling written from the same "
+          "template with other numbers); ‡ stale: an input changed since this number was computed (dvc status); "
           "n/a: not run yet")
 
 
-def _num(x: float | None, signed: bool = False) -> str:
+def _num(x: float | None, signed: bool = False, digits: int = 1) -> str:
     if x is None:
         return ""
-    s = f"{x:+.1f}" if signed else f"{x:.1f}"
-    return "+0.0" if s == "-0.0" else ("0.0" if s == "-0.0" else s)
+    s = f"{x:+.{digits}f}" if signed else f"{x:.{digits}f}"
+    zero = f"{0:.{digits}f}"
+    return (("+" if signed else "") + zero) if s.lstrip("+-") == zero else s
 
 
 def value_text(c: Cell) -> str:
@@ -35,7 +40,16 @@ def value_text(c: Cell) -> str:
     s = _num(c.mean) + (f" ± {_num(c.sd)}" if c.sd is not None else "")
     if c.missing:
         s += f" ({len(c.values)}/{len(c.values) + c.missing} seeds)"
-    return s + ("†" if c.contaminated else "") + ("‡" if c.stale else "")
+    return s + contamination_mark(c) + ("‡" if c.stale else "")
+
+
+def contamination_mark(c: Cell) -> str:
+    """` †3 °9`: items found with their answer, items matched on the question only ("†" alone for
+    evals that kept counts but no ids)."""
+    if not c.flagged:
+        return "†" if c.contaminated else ""
+    only_question = c.flagged - c.answer_seen
+    return (f" †{c.answer_seen}" if c.answer_seen else "") + (f" °{only_question}" if only_question else "")
 
 
 def delta_text(c: Cell) -> str:
@@ -78,7 +92,13 @@ def notes(t: Table) -> list[str]:
             cell = r.cells[c]
             if cell.contaminated:
                 where = ", ".join(f"{st} ({n} items)" for st, n in sorted(cell.contaminated.items()))
-                lines.append(f"† {r.label} / {_col(c)}: benchmark items found in the training data of {where}")
+                line = f"† {r.label} / {_col(c)}: benchmark items found in the training data of {where}"
+                if cell.flagged:
+                    clean = f"{_num(cell.clean_mean)}" if cell.clean_mean is not None else "n/a"
+                    line += (f"; of the evaluated items, {cell.answer_seen} with their answer (†), "
+                             f"{cell.flagged - cell.answer_seen} on their question only (°); clean subset "
+                             f"({cell.clean_items} items found in neither way): {clean}")
+                lines.append(line)
             if cell.stale:
                 lines.append(f"‡ {r.label} / {_col(c)}: stale ({', '.join(cell.evals)})")
     return lines
@@ -101,6 +121,10 @@ def provenance_lines(t: Table) -> list[str]:
 
 
 def markdown(t: Table, images: dict[str, bytes] | None = None) -> str:
+    if t.rows_kind == "findings":
+        from olmospec.report_findings_render import findings_markdown
+
+        return findings_markdown(t, images)
     head = _header(t)
     lines = [f"# {t.name}", "", "| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in _cells(t)]
@@ -121,6 +145,10 @@ def _tex(s: str) -> str:
 
 
 def latex(t: Table, images: dict[str, bytes] | None = None) -> str:
+    if t.rows_kind == "findings":
+        from olmospec.report_findings_render import findings_latex
+
+        return findings_latex(t, images)
     head = _header(t)
     lines = [r"% GENERATED by olmospec report; needs \usepackage{booktabs}", r"\begin{table}[t]", r"\centering",
              r"\begin{tabular}{l" + "r" * (len(head) - 1) + "}", r"\toprule",
@@ -136,17 +164,23 @@ def csv_text(t: Table, images: dict[str, bytes] | None = None) -> str:
     import csv
     import io
 
+    if t.rows_kind == "findings":
+        from olmospec.report_findings_render import findings_csv
+
+        return findings_csv(t, images)
+
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["row", "column", "mean", "sd", "seeds", "missing", "delta", "delta_low", "delta_high",
-                "significant", "contaminated", "stale"])
+                "significant", "contaminated", "flagged", "answer_seen", "clean_items", "clean_mean", "stale"])
     for r in t.rows:
         for c in t.columns:
             cell, d = r.cells[c], r.cells[c].delta
             w.writerow([r.label, c, _f(cell.mean), _f(cell.sd), len(cell.values), cell.missing,
                         _f(d.estimate if d else None), _f(d.low if d else None), _f(d.high if d else None),
                         "" if d is None else str(d.significant).lower(),
-                        ";".join(f"{k}:{v}" for k, v in sorted(cell.contaminated.items())), str(cell.stale).lower()])
+                        ";".join(f"{k}:{v}" for k, v in sorted(cell.contaminated.items())), cell.flagged,
+                        cell.answer_seen, cell.clean_items, _f(cell.clean_mean), str(cell.stale).lower()])
     return buf.getvalue()
 
 
@@ -165,6 +199,10 @@ _SCRIPT = ("window.addEventListener('load',function(){var i=document.images,ok=i
 
 
 def html_page(t: Table, images: dict[str, bytes] | None = None) -> str:
+    if t.rows_kind == "findings":
+        from olmospec.report_findings_render import findings_html
+
+        return findings_html(t, images)
     e = html.escape
     head = "".join(f"<th>{e(h)}</th>" for h in _header(t))
     body = []
@@ -173,7 +211,8 @@ def html_page(t: Table, images: dict[str, bytes] | None = None) -> str:
         k = 1
         for c in t.columns:
             cell = r.cells[c]
-            cls = " ".join(x for x, on in (("stale", cell.stale), ("contaminated", bool(cell.contaminated))) if on)
+            seen = bool(cell.answer_seen) or (bool(cell.contaminated) and not cell.flagged)
+            cls = " ".join(x for x, on in (("stale", cell.stale), ("contaminated", seen)) if on)
             tds.append(f'<td class="{cls}">{e(cells[k])}</td>' if cls else f"<td>{e(cells[k])}</td>")
             k += 1
             if t.baseline:

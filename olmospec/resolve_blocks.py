@@ -499,10 +499,14 @@ def _column(v: ast.Value) -> str:
 
 
 def read_report(name: str, sec: ast.Section, diags: Diagnostics):
-    b = Body(f"report '{name}'", sec.body, diags, {"rows", "columns", "baseline", "format"})
-    return _build(S.Report, diags, sec.pos, name=name, rows=b.get("rows", units.word("variants", "stages"), None),
-                  columns=b.get("columns", units.list_of(_column), None, required_pos=sec.pos),
-                  baseline=b.get("baseline", units.name, None),
+    from olmospec.resolve_findings import read_findings
+
+    b = Body(f"report '{name}'", sec.body, diags, {"rows", "columns", "baseline", "format"}, {"finding"})
+    rows = b.get("rows", units.word("variants", "stages", "findings"), None)
+    findings = read_findings(name, rows, b, sec, diags, _column)
+    columns = b.get("columns", units.list_of(_column), None, required_pos=None if rows == "findings" else sec.pos)
+    return _build(S.Report, diags, sec.pos, name=name, rows=rows, columns=columns,
+                  baseline=b.get("baseline", units.name, None), findings=findings,
                   format=b.get("format", units.list_of(units.word("markdown", "latex", "html", "csv")), None))
 
 

@@ -272,6 +272,9 @@ def expand(items: tuple[ast.Item, ...], file: str) -> Experiment:
             variants.append(Variant(vname, kind, seeds.with_seed(spec, s), s, changes))
     if base is not None:
         _check_reports(items, base, {v.name.split("@")[0] for v in variants}, diags)
+        from olmospec.report_checks import check_findings
+
+        check_findings(items, base, variants, diags)
     diags.warnings = warnings
     diags.raise_if_any()
     return Experiment(file, base, variants, items, tuple(warnings))

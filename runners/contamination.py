@@ -2,8 +2,9 @@
 
     python -m runners.contamination --config stages/contamination-<stage>-<hash>.json
 
-Writes `contamination.json` (per task: items, items found, their ids, per input) and `metrics.json`
-(items found per task), both read by the eval stages of the models trained on this data.
+Writes `contamination.json` (per task: items, items found, their ids, those found with their answer,
+per input) and `metrics.json` (the counts per task), read by the eval stages of the models trained on
+this data.
 """
 
 from __future__ import annotations
@@ -23,8 +24,11 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     out = Path(cfg["output"])
     write_json(out / "contamination.json", report)
     found = {t: r["items_found"] for t, r in report["tasks"].items()}
-    write_json(out / "metrics.json", {"stage": cfg["stage"], "documents": report["documents"], "items_found": found})
-    print(f"contamination {cfg['stage']}: " + ", ".join(f"{t} {n}/{report['tasks'][t]['items']}" for t, n in found.items()))
+    seen = {t: len(r["answer_seen"]) for t, r in report["tasks"].items()}
+    write_json(out / "metrics.json", {"stage": cfg["stage"], "documents": report["documents"], "items_found": found,
+                                      "answer_seen": seen})
+    print(f"contamination {cfg['stage']}: " + ", ".join(
+        f"{t} {n}/{report['tasks'][t]['items']} ({seen[t]} with their answer)" for t, n in found.items()))
     return {}
 
 

@@ -8,6 +8,7 @@ thin main: stage config + runtime file in, receipt out, user errors as one line 
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from runners.stage_main import stage_main
@@ -20,6 +21,10 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    # NOTE: OpenMP threads that wait by spinning burn a core each between the tiny model's ops, and on
+    # shared cores they slow every process (one chat eval: 62 s of CPU spinning, 11 s passive, same
+    # scores). libgomp reads this once, when torch loads, so it is set before anything imports torch.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     stage_main("eval", __doc__, run, argv)
 
 

@@ -62,9 +62,18 @@ class _Maker:
 
 
 def _largest(fits: Callable[[int], bool], lo: int, hi: int) -> int | None:
-    """The largest size in [lo, hi] that fits, assuming fitting is monotone; None when lo does not."""
+    """The largest size in [lo, hi] that fits, assuming fitting is monotone; None when lo does not.
+
+    The search gallops up from `lo` (lo, 2 lo, 4 lo, ...) before it bisects: an essay haystack's upper
+    bound is the whole essay text, so plain bisection would tokenize texts hundreds of times the
+    length asked for; galloping never counts a text longer than twice the answer."""
     if not fits(lo):
         return None
+    step = 1
+    while lo + step <= hi and fits(lo + step):
+        lo += step
+        step *= 2
+    hi = min(hi, lo + step - 1)
     while lo < hi:
         mid = (lo + hi + 1) // 2
         if fits(mid):

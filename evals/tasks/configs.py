@@ -25,6 +25,7 @@ LOADERS = "evals.tasks.loaders"
 SCORING = "evals.tasks.scoring"
 LOADER = f"{LOADERS}.load"
 DEFAULT_MAX_TOKENS = {"generate": 64, "ifeval": 128, "code": 384}
+GOLD = "__gold"  # suffix of a generate task's companion that scores its gold answer's log-likelihood
 CODE_STOPS = ["\nclass", "\ndef", "\n#", "\nif", "\nprint"]  # HumanEval's stop sequences
 
 
@@ -46,14 +47,22 @@ def _gen_kwargs(task: dict, until: list[str]) -> dict[str, Any]:
 
 def task_config(task: dict, data: str, chat: bool) -> dict[str, Any]:
     """The lm-eval config of one spec task; `task["kind"]` is generate | multiple_choice | ifeval |
-    ruler | code, `data` the JSONL file (relative to the project root)."""
+    ruler | code | gold (a generate task's gold-answer log-likelihood), `data` the JSONL file
+    (relative to the project root)."""
     kind = task["kind"]
     prefix = "" if chat or kind != "generate" else "Answer:"
     cfg: dict[str, Any] = {
         "task": task["name"], "custom_dataset": Fn(LOADER), "test_split": "test",
-        "dataset_kwargs": {"path": data, "kind": kind, "limit": task.get("limit"), "answer_prefix": prefix},
+        "dataset_kwargs": {"path": data, "kind": "generate" if kind == "gold" else kind, "limit": task.get("limit"),
+                           "answer_prefix": prefix},
         "doc_to_target": "target", "metadata": {"version": 1},
     }
+    if kind == "gold":
+        # log p(" ANSWER" | "QUESTION\nAnswer:"): the base prompt, continued as the pretraining math
+        # documents write an answer (lm-eval adds no delimiter to a loglikelihood target)
+        return {**cfg, "output_type": "loglikelihood", "doc_to_text": "{{question}}\nAnswer:",
+                "doc_to_target": " {{target}}",
+                "process_results": Fn(f"{SCORING}.gold_results"), "metric_list": [_mean("gold_logprob")]}
     if kind == "multiple_choice":
         return {**cfg, "output_type": "multiple_choice", "doc_to_text": "Question: {{question}}\nAnswer:",
                 "doc_to_choice": "choices", "doc_to_target": "label",

@@ -29,6 +29,12 @@ def math_results(doc: dict, results: list[str]) -> dict[str, float]:
     return {"exact_match": score}
 
 
+def gold_results(doc: dict, results: list[tuple[float, bool]]) -> dict[str, float]:
+    """The gold answer's log-likelihood in nats (lm-eval's loglikelihood request: (logprob, is_greedy))."""
+    logprob, _ = results[0]
+    return {"gold_logprob": float(logprob)}
+
+
 def ifeval_results(doc: dict, results: list[str]) -> dict[str, object]:
     from runners.rlvr.verifiers import ifeval_reward
 

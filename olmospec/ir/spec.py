@@ -277,12 +277,34 @@ class Eval(Frozen):
     runtime: EvalRuntime = EvalRuntime()
 
 
+class FindingArm(Frozen):
+    """One side of a finding: a variant (every seed of it) at one of its stages."""
+
+    variant: str  # a variant name as the user writes it: base, an ablation, a sweep point
+    stage: str
+
+
+class Finding(Frozen):
+    """A published claim checked on this flow: `measure` minus `against` on one task and metric."""
+
+    name: str
+    claim: str
+    source: str | None = None
+    task: str  # a task name or ruler@LENGTH
+    metric: str | None = None  # None: the task's own metric
+    items: Literal["all", "flagged", "answer_seen", "clean"] = "all"
+    measure: FindingArm
+    against: FindingArm
+    expect: Literal["higher", "lower", "none"]
+
+
 class Report(Frozen):
     name: str
-    rows: Literal["variants", "stages"] = "variants"
-    columns: tuple[str, ...]
+    rows: Literal["variants", "stages", "findings"] = "variants"
+    columns: tuple[str, ...] = ()
     baseline: str = "base"
     format: tuple[Literal["markdown", "latex", "html", "csv"], ...] = ("markdown",)
+    findings: tuple[Finding, ...] = ()
 
 
 class GlobalRuntime(Frozen):

@@ -120,3 +120,19 @@ def test_a_length_the_template_cannot_fit_is_a_clear_error(count, essay):
         generate("cwe", 512, count, essay, n=1)
     with pytest.raises(ValueError, match="unknown RULER task 'qa_3'"):
         generate("qa_3", 512, count, essay, n=1)
+
+
+def test_the_size_search_never_counts_a_text_twice_as_long_as_the_answer():
+    from evals.ruler.tasks import _largest
+
+    for answer in (1, 2, 7, 500, 4095):
+        tried: list[int] = []
+
+        def fits(size: int, answer: int = answer, tried: list[int] = tried) -> bool:
+            tried.append(size)
+            return size <= answer
+
+        assert _largest(fits, 1, 100_000) == answer
+        assert max(tried) <= 2 * answer + 1, (answer, max(tried))
+    assert _largest(lambda s: s <= 50, 60, 100) is None
+    assert _largest(lambda s: True, 3, 9) == 9

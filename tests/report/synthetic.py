@@ -50,3 +50,35 @@ def report_config(root: Path, arms: dict[str, list[float]], *, seeds=(1, 2, 3), 
     return {"report": {"name": "main", "rows": "variants", "columns": columns, "baseline": next(iter(arms)),
                        "format": ["markdown", "latex", "html", "csv"]},
             "rows": rows, "stage_order": ["sft"], "spec": "flow.ospec"}
+
+
+def write_scores(root: Path, eval_id: str, stage: str, scores: dict[str, list[float]], *, metric: str = "exact_match",
+                 found: list[str] = (), answer_seen: list[str] = ()) -> dict:
+    """An eval of task `math` at `stage` with the given per-item scores (`{metric: [...], ...}`, items
+    math-0000...), and a contamination.json naming the items found in its model's training data."""
+    n = len(next(iter(scores.values())))
+    ids = [f"math-{i:04d}" for i in range(n)]
+    d = root / "runs" / eval_id
+    d.mkdir(parents=True, exist_ok=True)
+    task = {"metric": metric, "value": float(np.mean(scores[metric])), "n": n}
+    task |= {k: float(np.mean(v)) for k, v in scores.items()}
+    checks = {"pretrain": {"items": n, "items_found": len(found), "answer_seen": len(answer_seen)}} if found else {}
+    (d / "metrics.json").write_text(json.dumps({"tasks": {"math": task}, "contamination": {"math": checks}}))
+    (d / "scores.json").write_text(json.dumps({"math": {"ids": ids, **scores}}))
+    (d / "contamination.json").write_text(json.dumps(
+        {"math": {"pretrain": {"found": list(found), "answer_seen": list(answer_seen)}}}))
+    return {"id": eval_id, "dir": f"runs/{eval_id}", "stage": stage, "kind": stage, "eval": "suite",
+            "columns": ["math"]}
+
+
+def findings_config(rows: list[dict], findings: list[dict]) -> dict:
+    return {"report": {"name": "findings", "rows": "findings", "columns": [], "baseline": "base",
+                       "format": ["markdown", "latex", "html", "csv"], "findings": findings},
+            "rows": rows, "stage_order": ["pretrain", "sft"], "spec": "flow.ospec"}
+
+
+def finding(name: str, measure: tuple[str, str], against: tuple[str, str], expect: str, **kw) -> dict:
+    return {"name": name, "claim": f"claim {name}", "source": "a public source, section 1", "task": "math",
+            "metric": None, "items": "all", "expect": expect,
+            "measure": {"variant": measure[0], "stage": measure[1]},
+            "against": {"variant": against[0], "stage": against[1]}, **kw}
