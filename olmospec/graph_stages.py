@@ -313,8 +313,11 @@ def report_node(rep: S.Report, g: Graph, exp, root: Path) -> Node:
 
     spec = os.path.relpath(os.path.abspath(exp.file), os.path.abspath(root))
     cfg = {"report": rep.model_dump(mode="json"), "rows": rows, "stage_order": order, "spec": spec}
-    return make_node("report", f"report-{rep.name}", cfg, ups, outs=["report"], metrics=["metrics.json"],
-                     stage=rep.name)
+    # The runner also reads the evals' metrics and the training curves, which DVC records as metrics
+    # and plots, not outs: listed as deps, so an eval rerun with new scores reruns the report.
+    read = sorted({m for n in ups for m in n.metrics if n.kind == "eval"} | {p for n in ups for p in n.plots})
+    return make_node("report", f"report-{rep.name}", cfg, ups, inputs=read, outs=["report"],
+                     metrics=["metrics.json"], stage=rep.name)
 
 
 def build_graph(exp: Experiment, root: Path) -> Graph:

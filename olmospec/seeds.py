@@ -139,3 +139,19 @@ def stage_order(spec: S.Spec) -> list[str]:
             break
     return done
 
+
+
+def drop_seeds_from_if_gone(items: tuple, variant: str, seeded: bool, diags: Diagnostics) -> tuple:
+    """A variant that drops the `seeds_from` stage (a data ablation measured before post-training)
+    has nothing to vary the seed from: when the variant is not seeded that is fine, the line is
+    ignored for it; when it is seeded, an error says so."""
+    line = next((i for i in items if isinstance(i, ast.Assign) and i.key == "seeds_from"), None)
+    if line is None or not isinstance(line.value, ast.Name):
+        return items
+    stages = {i.name for i in items if isinstance(i, ast.Section) and i.kind == "stage"}
+    if line.value.name in stages:
+        return items
+    if seeded:
+        diags.error(line.pos, f"variant '{variant}' drops stage '{line.value.name}' (seeds_from) but runs "
+                    f"with several seeds: keep the stage in it, or leave it out of 'seeds = [...] for [...]'")
+    return tuple(i for i in items if i is not line)

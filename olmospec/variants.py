@@ -122,10 +122,13 @@ def apply_set(items, path: tuple[str, ...], value: ast.Value, pos) -> tuple[ast.
 
 
 def apply_drop(items, stage: str, pos) -> tuple[ast.Item, ...]:
+    """Remove a stage (what came after it continues from its predecessor) or an eval."""
     idx = _find_top(items, stage)
-    if idx is None or items[idx].kind != "stage":
-        stages = {i.name for i in _top_blocks(items) if i.kind == "stage" and i.name}
-        raise SpecError(pos, f"unknown stage '{stage}'{did_you_mean(stage, stages)}")
+    if idx is None or items[idx].kind not in ("stage", "eval"):
+        names = {i.name for i in _top_blocks(items) if i.kind in ("stage", "eval") and i.name}
+        raise SpecError(pos, f"unknown stage or eval '{stage}'{did_you_mean(stage, names)}")
+    if items[idx].kind == "eval":
+        return tuple(items[:idx]) + tuple(items[idx + 1:])
     dropped = items[idx]
     prev = dropped.clause("after")
     out = []
@@ -150,20 +153,35 @@ def _rewire(c: ast.Clause, stage: str, prev: ast.Clause | None, owner: ast.Secti
     if isinstance(v, ast.Name) and v.name == stage:
         if prev is None:
             if owner.kind == "eval":
-                raise SpecError(pos, f"dropping '{stage}' leaves eval '{owner.name}' after nothing")
+                raise SpecError(pos, f"dropping '{stage}' leaves eval '{owner.name}' after nothing",
+                                f"drop the eval too: 'drop {owner.name}'")
             return None
         return ast.Clause("after", prev.value, c.pos)
     if isinstance(v, ast.ListV):
         kept = tuple(x for x in v.items if not (isinstance(x, ast.Name) and x.name == stage))
         if not kept:
-            raise SpecError(pos, f"dropping '{stage}' leaves {owner.kind} '{owner.name}' after nothing")
+            raise SpecError(pos, f"dropping '{stage}' leaves {owner.kind} '{owner.name}' after nothing",
+                            f"drop it too: 'drop {owner.name}'" if owner.kind == "eval" else None)
         return ast.Clause("after", replace(v, items=kept), c.pos)
     return c
 
 
+def _in_drop_order(items, ops) -> list:
+    """Drops apply evals first, then stages from the last one back, so that the order in which they
+    are written does not matter ('drop sft  drop dpo' and 'drop dpo  drop sft' mean the same)."""
+    def key(op):
+        if not (isinstance(op, ast.Section) and op.kind == "drop" and op.name):
+            return (0, 0)
+        idx = _find_top(items, op.name)
+        is_eval = idx is not None and items[idx].kind == "eval"
+        return (1, 0 if is_eval else 1, -(idx or 0))
+    drops = sorted((op for op in ops if key(op)[0]), key=key)
+    return [op for op in ops if not key(op)[0]] + drops
+
+
 def apply_ablation(items, abl: ast.Section) -> tuple[tuple[ast.Item, ...], tuple[str, ...]]:
     changes = []
-    for op in abl.body or ():
+    for op in _in_drop_order(items, list(abl.body or ())):
         if isinstance(op, ast.Assign):
             items = apply_set(items, op.path, op.value, op.pos)
             changes.append(f"{op.key} = {value_text(op.value)}")
@@ -256,6 +274,8 @@ def expand(items: tuple[ast.Item, ...], file: str) -> Experiment:
         if kind == "base":
             spec = base
         else:
+            v_items = seeds.drop_seeds_from_if_gone(v_items, name, base is not None and len(base.seeds) > 1
+                                                    and seeds.is_seeded(base, name), diags)
             try:
                 spec = resolve(v_items, file)
             except (SpecErrors, SpecError) as e:

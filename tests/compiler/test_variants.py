@@ -18,6 +18,30 @@ def test_drop_rewires_successor_and_evals():
     assert v.evals["e"].after == ("pretrain", "rlvr")
 
 
+def test_drop_post_training_with_its_eval_in_any_order():
+    """A data ablation that stops at the base model: the stages and the eval that only they feed go,
+    written in any order; an unseeded variant ignores a seeds_from stage it dropped."""
+    text = FLOW + "eval b after pretrain { tasks = [math] }\nseeds = [1, 2] for [base]\nseeds_from = rlvr\n"
+    for drops in ("drop sft  drop rlvr  drop e", "drop e  drop rlvr  drop sft"):
+        vs = {v.name: v for v in load_text(text + f"ablation base_only {{ {drops} }}", "f.ospec").variants}
+        v = vs["base_only"].spec
+        assert set(v.stages) == {"pretrain"} and set(v.evals) == {"b"}
+        assert {"base@seed1", "base@seed2"} <= set(vs)
+
+
+def test_dropping_what_an_eval_needs_says_to_drop_the_eval():
+    with pytest.raises(SpecErrors) as info:
+        load_text(FLOW + "ablation x { drop pretrain  drop sft  drop rlvr }", "flow.ospec")
+    err = info.value.errors[0]
+    assert "leaves eval 'e' after nothing" in err.message and err.hint == "drop it too: 'drop e'"
+
+
+def test_a_seeded_variant_must_keep_its_seeds_from_stage():
+    with pytest.raises(SpecErrors) as info:
+        load_text(FLOW + "seeds = [1, 2] for [x]\nseeds_from = rlvr\nablation x { drop rlvr }", "flow.ospec")
+    assert "drops stage 'rlvr' (seeds_from) but runs with several seeds" in info.value.errors[0].message
+
+
 def test_set_and_off():
     v = variants("ablation a { sft.lr = 5e-4  web.minhash = off  pre.web = 70%  pre.code = 30% }")["a"].spec
     assert v.stages["sft"].optimizer.lr == 5e-4

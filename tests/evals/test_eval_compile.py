@@ -66,15 +66,15 @@ def test_contamination_checks_follow_the_data_and_are_shared(tmp_path):
     g = _graph(_tiny(tmp_path))
     checks = {n.id: n for n in g.nodes.values() if n.kind == "contamination"}
     base_sft_eval = next(n for n in g.nodes.values() if n.kind == "eval" and n.config["eval"] == "chat"
-                         and n.config["stage"] == "sft" and "base" in n.variants)
+                         and n.config["stage"] == "sft" and "base@seed1" in n.variants)
     ups = [checks[u] for u in base_sft_eval.upstream if u in checks]
     assert [c.config["stage"] for c in ups] == ["pretrain", "midtrain", "longctx", "sft"]
     assert base_sft_eval.config["contamination_reports"] == [f"{c.out_dir}/contamination.json" for c in ups]
     pre = next(c for c in ups if c.config["stage"] == "pretrain")
     assert [i["name"] for i in pre.config["inputs"]] == ["web", "pdfs", "code", "math_pretrain"]
     assert {t["name"] for t in pre.config["tasks"]} == {"math", "mc", "ifeval"}
-    # the sft_lr sweep trains on the same pretraining data: one check; no_decontamination: its own
-    assert {"base", "sft_lr[sft.lr=2e-3]"} <= set(pre.variants)
+    # the rl_lr sweep trains on the same pretraining data: one check; no_decontamination: its own
+    assert {"base@seed1", "rl_lr[rlvr.lr=1e-5]"} <= set(pre.variants)
     pretrain_checks = [c for c in checks.values() if c.config["stage"] == "pretrain"]
     dirty = next(c for c in pretrain_checks if "no_decontamination" in c.variants)
     assert dirty.id != pre.id
@@ -90,7 +90,7 @@ def test_the_report_is_the_last_stage_and_reads_every_variant(tmp_path):
     assert {r["variant"] for r in rep.config["rows"]} == set(g.variants)
     evals = {n.id for n in g.nodes.values() if n.kind == "eval"}
     assert evals <= set(rep.upstream)
-    base = next(r for r in rep.config["rows"] if r["variant"] == "base")
+    base = next(r for r in rep.config["rows"] if r["variant"] == "base@seed1")
     assert [e["stage"] for e in base["evals"]][-1] == "rlvr"
     assert next(e for e in base["evals"] if e["eval"] == "ruler")["columns"] == ["ruler@512", "ruler@1024"]
 
