@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _stage(label: str) -> tuple[str, dict]:
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
-    sid = next(s for s, st in stages.items() if s.startswith(label) and "base" in st["meta"]["variants"])
+    sid = next(s for s, st in stages.items() if s.startswith(label) and any(v.split("@")[0] == "base" for v in st["meta"]["variants"]))
     cfg = json.loads((ROOT / "stages" / f"{sid}.json").read_text())
     if not (ROOT / cfg["model"] / "model.safetensors").exists():
         pytest.skip(f"{cfg['model']} is not trained yet (olmospec run specs/tiny.ospec --stage {cfg['stage']})")

@@ -9,7 +9,8 @@ A finding compares two arms, each a variant at one of its stages (`measure = bas
   seeds are resampled on their own;
 - the interval is `report_stats.bootstrap_delta`'s two-level (seeds x items) bootstrap, seeded;
 - the measured sign is "higher" or "lower" when the interval excludes 0, else "none" (no
-  significant difference); it agrees when it equals the expected sign;
+  significant difference); it agrees when it equals the expected sign (`expect = no_gain`: when it
+  is not "higher");
 - `items = flagged | answer_seen | clean` restricts the items to those the contamination checks
   behind either arm's model found (any way | with their answer | in neither way), so both arms
   are scored on one set.
@@ -63,7 +64,11 @@ class FindingRow:
 
     @property
     def agrees(self) -> bool | None:
-        return None if self.measured is None else self.measured == self.expect
+        if self.measured is None:
+            return None
+        if self.expect == "no_gain":  # "brings no gain": a significant drop agrees too
+            return self.measured in ("none", "lower")
+        return self.measured == self.expect
 
 
 def _arm_sources(groups: dict[str, list[dict]], arm: dict, task: str) -> tuple[list[int | None], list[dict | None]]:

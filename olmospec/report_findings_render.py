@@ -20,7 +20,7 @@ LEGEND = ("Δ = measure − against: each arm's mean over its seeds of its mean 
           "the sign of Δ when its interval excludes 0, else no significant difference; agrees: measured = expected; "
           "‡ stale: an input changed since this number was computed (dvc status); n/a: not run yet")
 HEAD = ["finding", "claim", "compared on", "measure", "against", "Δ [95% CI]", "measured", "expected", "agrees"]
-SIGN = {"higher": "higher", "lower": "lower", "none": "no significant difference"}
+SIGN = {"higher": "higher", "lower": "lower", "none": "no significant difference", "no_gain": "no gain (not higher)"}
 
 
 def _digits(r: FindingRow) -> int:

@@ -26,7 +26,7 @@ from olmospec.ir import spec as S
 
 FIELDS = {"claim", "source", "task", "metric", "items", "measure", "against", "expect"}
 ITEMS = ("all", "flagged", "answer_seen", "clean")
-EXPECT = ("higher", "lower", "none")
+EXPECT = ("higher", "lower", "none", "no_gain")  # no_gain: not significantly higher (none or lower)
 
 
 def arm(v: ast.Value) -> S.FindingArm:

@@ -114,9 +114,13 @@ def _train_once(ctx: Context, stage: pipeline.Stage, overrides: dict, stop_rows:
         out["steady"] = st
         if stop_rows:
             out["vs_olmo_core"] = _vs_olmo_core(ctx, stage, st)
-    metrics = ctx.root / stage.output / "metrics.json"
-    if metrics.exists():  # a run that ended by itself: the runner's own summary and effective runtime
+    metrics, receipt = ctx.root / stage.output / "metrics.json", ctx.root / stage.output / "receipt.json"
+    if metrics.exists():  # a run that ended by itself: the runner's own summary and, from its receipt,
+        # its speed and effective runtime (metrics.json holds results only)
         m = json.loads(metrics.read_text())
+        rec = json.loads(receipt.read_text()) if receipt.exists() else {}
+        m |= {"mean_tokens_per_s": rec.get("tokens_per_s"), "mfu": rec.get("mfu"), "runtime": rec.get("runtime"),
+              "checkpoint_steps": rec.get("checkpoint_steps")}
         out["runner_metrics"] = {k: m.get(k) for k in ("mean_tokens_per_s", "mfu", "params", "flops_per_token",
                                                        "steps", "final_loss", "runtime", "checkpoint_steps")}
     return out

@@ -32,6 +32,7 @@ CARRY = {
     "datasets": "lm-eval, and the eval stage's local task loaders",
     "dill": "datasets",
     "multiprocess": "datasets",
+    "orjson": "runners.curation.io, which the SFT reader uses for its JSON lines",
 }
 NOT_NEEDED = {
     "zstandard": "optional in fsspec/datasets (registers zstd compression if importable); the stages run there read no .zst",

@@ -295,7 +295,7 @@ class Finding(Frozen):
     items: Literal["all", "flagged", "answer_seen", "clean"] = "all"
     measure: FindingArm
     against: FindingArm
-    expect: Literal["higher", "lower", "none"]
+    expect: Literal["higher", "lower", "none", "no_gain"]
 
 
 class Report(Frozen):

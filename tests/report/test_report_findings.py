@@ -57,6 +57,18 @@ def test_measured_sign_follows_the_interval_and_is_compared_with_the_expected_on
     assert page.count('class="agree"') == 2 and page.count('class="disagree"') == 1
 
 
+def test_no_gain_agrees_with_a_drop_or_no_difference_but_not_with_a_rise(tmp_path):
+    rows = []
+    for s in (1, 2, 3):
+        for k, (group, p) in enumerate((("base", 0.40), ("worse", 0.10), ("same", 0.41), ("better", 0.70))):
+            ev = write_scores(tmp_path, f"eval-{group}-{s}", "sft", {"exact_match": _binary(np.random.default_rng(10 * s + k), p)})
+            rows.append(_row(group, s, [ev]))
+    cfg = findings_config(rows, [finding(g, (g, "sft"), ("base", "sft"), "no_gain") for g in ("worse", "same", "better")])
+    worse, same, better = build_table(cfg, tmp_path).findings
+    assert (worse.measured, same.measured, better.measured) == ("lower", "none", "higher")
+    assert (worse.agrees, same.agrees, better.agrees) == (True, True, False)
+
+
 def test_the_same_seeds_in_both_arms_are_paired_so_what_a_seed_does_to_both_cancels(tmp_path):
     rng = np.random.default_rng(0)
     items = rng.normal(-3.0, 0.5, N)

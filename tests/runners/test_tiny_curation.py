@@ -28,7 +28,7 @@ def _config(label, tmp_path, upstream_out=None):
     import yaml
 
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
-    name = next(n for n, st in stages.items() if n.rsplit("-", 1)[0] == label and "base" in st["meta"]["variants"])
+    name = next(n for n, st in stages.items() if n.rsplit("-", 1)[0] == label and any(v.split("@")[0] == "base" for v in st["meta"]["variants"]))
     cfg = read_stage_config(ROOT / "stages" / f"{name}.json")
     cfg["output"] = str(tmp_path / name)
     if upstream_out is not None:

@@ -37,9 +37,14 @@ def make_repo(path: Path, spec_text: str | None = None, files: dict[str, str] | 
     return path
 
 
+def _has(st: dict, variant: str) -> bool:
+    """Whether a stage belongs to `variant`, any of its seeds (`base` matches `base@seed2`)."""
+    return any(v == variant or v.split("@")[0] == variant for v in st["meta"]["variants"])
+
+
 def stage_name(repo: Path, prefix: str, variant: str = "base") -> str:
     stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
-    return next(n for n, st in stages.items() if n.rsplit("-", 1)[0] == prefix and variant in st["meta"]["variants"])
+    return next(n for n, st in stages.items() if n.rsplit("-", 1)[0] == prefix and _has(st, variant))
 
 
 def repro(repo: Path, *targets: str) -> subprocess.CompletedProcess:

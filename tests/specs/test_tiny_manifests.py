@@ -39,4 +39,4 @@ def test_repro_tiny_manifests(tmp_path):
         assert t["rejects"] == 0, name
         assert all(len(f["sha256"]) == 64 for f in m["files"])
     assert sources == {"web_raw", "pdfs_raw", "code", "math_pretrain", "quality_pos", "quality_neg", "math_mid",
-                       "flan", "long_docs", "sft_chat", "dpo_prompts", "rl_prompts"}
+                       "flan", "long_docs", "sft_chat", "dpo_prompts", "rl_prompts", "ruler_text"}
