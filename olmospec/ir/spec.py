@@ -241,7 +241,6 @@ class Task(Frozen):
     name: str
     type: Literal["generate", "multiple_choice", "ifeval", "ruler", "perplexity"] = "generate"
     path: str | None = None  # local jsonl
-    dataset: str | None = None  # HF dataset id (used by decontamination of the real recipe)
     lm_eval: str | None = None  # an lm-eval built-in task name
     metric: str = "exact_match"
     limit: int | None = None
@@ -316,7 +315,7 @@ class Spec(Frozen):
     """One variant of an experiment, fully resolved."""
 
     file: str
-    version: int = 1
+    version: Literal[1] = 1  # the language version (`olmospec 1`); resolve.py refuses any other
     tokenizers: dict[str, Tokenizer] = Field(default_factory=dict)
     sources: dict[str, Source] = Field(default_factory=dict)
     curations: dict[str, Curate] = Field(default_factory=dict)
