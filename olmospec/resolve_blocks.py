@@ -531,14 +531,34 @@ def read_task(name: str, sec: ast.Section, diags: Diagnostics):
         diags.error(b.pos_of("dataset"), f"task '{name}': 'dataset' is not supported: an eval reads a local 'path' "
                                          "(JSONL) or runs an 'lm_eval' task, and decontamination needs a local 'path'")
     t = _build(S.Task, diags, sec.pos, name=name,
-               type=b.get("type", units.word("generate", "multiple_choice", "ifeval", "ruler", "perplexity"), None),
+               type=b.get("type", units.word("generate", "multiple_choice", "ifeval"), None),
                path=b.get("path", units.string, None),
                lm_eval=b.get("lm_eval", units.string, None), metric=b.get("metric", units.name, None),
                limit=b.get("limit", units.positive_int, None), temperature=b.get("temperature", units.nonneg_real, None),
                top_p=b.get("top_p", units.unit_fraction, None), max_response=b.get("max_response", units.tokens, None))
-    if t is not None and not (t.path or t.lm_eval or t.type == "ruler") and not b.has("dataset"):
+    if t is not None and not (t.path or t.lm_eval) and not b.has("dataset"):
         diags.error(sec.pos, f"task '{name}' needs 'path' (local jsonl) or 'lm_eval'")
+    if t is not None:
+        _check_task_settings(t, b, diags)
     return t
+
+
+def _check_task_settings(t: S.Task, b: Body, diags: Diagnostics) -> None:
+    """Settings a task of this kind never reads are errors, not silently ignored (evals/stage.py)."""
+    if t.lm_eval and t.lm_eval not in S.LOCAL_LM_EVAL and not t.path:
+        for f in ("type", "limit", "temperature", "top_p", "max_response"):
+            if b.has(f):
+                diags.error(b.pos_of(f), f"task '{t.name}': '{f}' applies to local tasks ('path'); lm-eval runs "
+                                         f"'{t.lm_eval}' with its own settings")
+        return
+    if t.type == "multiple_choice":
+        for f in ("temperature", "top_p", "max_response"):
+            if b.has(f):
+                diags.error(b.pos_of(f), f"task '{t.name}': '{f}' applies to generated answers; a multiple_choice "
+                                         "task scores the log-likelihood of each choice")
+    elif b.has("top_p") and not t.temperature:
+        diags.error(b.pos_of("top_p"), f"task '{t.name}': 'top_p' applies when sampling: set 'temperature' above 0 "
+                                       "(without it, answers are greedy)")
 
 
 def read_eval(name: str, sec: ast.Section, diags: Diagnostics):

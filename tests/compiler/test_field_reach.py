@@ -368,7 +368,8 @@ CASES: dict[str, tuple[str, str, str, str, Any]] = {
     "Task.limit": _add(MATH, "limit = 5") + ("eval-e-pretrain", "config.tasks.0.limit", 5),
     "Task.temperature": _add(MATH, "temperature = 0.6") + (
         "eval-e-pretrain", "config.tasks.0.temperature", 0.6),
-    "Task.top_p": _add(MATH, "top_p = 95%") + ("eval-e-pretrain", "config.tasks.0.top_p", 0.95),
+    "Task.top_p": _add(MATH, "temperature = 0.6  top_p = 95%") + (
+        "eval-e-pretrain", "config.tasks.0.top_p", 0.95),
     "Task.max_response": _add(MATH, "max_response = 48 tokens") + (
         "eval-e-pretrain", "config.tasks.0.max_response", 48),
     "Eval.after": ("eval e after [pretrain, longctx, sft]", "eval e after [pretrain, longctx, sft, dpo]",
