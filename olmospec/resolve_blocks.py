@@ -577,6 +577,11 @@ def read_eval(name: str, sec: ast.Section, diags: Diagnostics):
     if (rsec := b.section("runtime")) is not None:
         rb = Body(f"eval '{name}' runtime", rsec.body, diags, _EVAL_RUNTIME_FIELDS)
         runtime = _build(S.EvalRuntime, diags, rsec.pos, **{f: rb.get(f, c, None) for f, c in _EVAL_RUNTIME_FIELDS.items()})
+    if not b.has("ruler"):  # read only when the eval runs RULER
+        for f in ("ruler_tasks", "ruler_samples", "haystack"):
+            if b.has(f):
+                diags.error(b.pos_of(f), f"eval '{name}': '{f}' applies to RULER: give its context lengths "
+                                         "('ruler = [4K, ...]')")
     return _build(S.Eval, diags, sec.pos, name=name, after=after,
                   tasks=b.get("tasks", units.list_of(units.name), None),
                   ruler=b.get("ruler", units.list_of(units.context_length), None),
