@@ -356,6 +356,15 @@ CASES: dict[str, tuple[str, str, str, str, Any]] = {
     "RlvrSettings.max_response": _add(RL_END, "max_response = 64 tokens") + (
         "rlvr", "config.max_response", 64),
     "RlvrSettings.minibatches": _add(RL_END, "minibatches = 2") + ("rlvr", "config.minibatches", 2),
+    # containers: the blocks of one kind (the other kinds have a case for their elements' fields)
+    "Spec.external_models": ('model ext { path = "ext_model" }', 'model ext { hf = "org/other" }', "dpo-pairs",
+                             "config.rejected.path", "org/other"),
+    "Spec.stages": ('stage rlvr after dpo {', 'stage rlvr after sft {', "rlvr", "config.init_from", "runs/sft-*"),
+    "Spec.tasks": ('"data/math.jsonl"', '"data/math2.jsonl"', "eval-e-pretrain", "config.tasks.0.path",
+                   "data/math2.jsonl"),
+    "Spec.evals": ("ruler_samples = 4", "ruler_samples = 8", "eval-r-longctx", "config.ruler.samples", 8),
+    "Spec.reports": ("columns = [math]", "columns = [math, mc]", "report-main", "config.report.columns.1", "mc"),
+    "Spec.runtime": ('runtime { gpu = "H100" }', 'runtime { gpu = "B200" }', "pretrain", "node.gpu", "B200"),
     # tasks and evals
     "Task.type": ("type = multiple_choice", "type = generate",
         "eval-e-pretrain", "config.tasks.1.type", "generate"),
