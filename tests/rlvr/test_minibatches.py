@@ -9,9 +9,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train"))
 
-from train_helpers import build_tokenizer
+from train_helpers import build_tokenizer, tiny_model
 
-from olmospec.ir.model import ModelConfig
 from olmospec.ir.rlvr import RlvrConfig
 from olmospec.ir.train import OptimizerConfig, ScheduleConfig, TrainRuntime
 
@@ -25,17 +24,7 @@ def start(tmp_path_factory):
 
     path = tmp_path_factory.mktemp("rl")
     tok = AutoTokenizer.from_pretrained(build_tokenizer(path / "tok"))
-    mc = ModelConfig(
-        name="t",
-        d_model=32,
-        n_layers=2,
-        n_heads=2,
-        n_kv_heads=2,
-        mlp_hidden=64,
-        vocab_size=300,
-        vocab_pad_to=64,
-        attention_pattern=(16, None),
-    )
+    mc = tiny_model()
     model = materialize(
         build_meta(hf_config(mc, eos_id=tok.eos_token_id, pad_id=tok.pad_token_id, max_positions=64)), "cpu"
     )
