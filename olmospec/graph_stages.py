@@ -75,7 +75,9 @@ class VariantBuilder:
         cfg, deps, remote = self.source_input(name)
         tok_name = self.project_tokenizer()
         tok_path, tok_nodes = self.tokenizer(tok_name) if tok_name else (None, [])
-        node = self.add(make_node("manifest", f"manifest-{name}", {"source": cfg, "tokenizer": tok_path}, tok_nodes,
+        # the license travels with the source's data card (manifest.json), so it reaches a published run
+        mcfg = {"source": cfg, "tokenizer": tok_path, "license": self.spec.sources[name].license}
+        node = self.add(make_node("manifest", f"manifest-{name}", mcfg, tok_nodes,
                                   inputs=deps, always_changed=remote, outs=["manifest.json"], metrics=["metrics.json"],
                                   stage=name))
         self.memo[key] = node
@@ -139,7 +141,7 @@ class VariantBuilder:
                 tasks = [self.task_config(t) for t in against]
                 cfg["step"]["against"] = against
                 # only what decontamination reads: an eval-only setting (limit, metric) reruns nothing
-                cfg["tasks"] = [{k: t[0][k] for k in ("name", "path", "dataset")} for t in tasks]
+                cfg["tasks"] = [{k: t[0][k] for k in ("name", "path")} for t in tasks]
                 step_deps += [d for t in tasks for d in t[1]]
             node = self.add(make_node("curate", f"{name}-{step.kind}", cfg, ups, inputs=sorted(set(step_deps)),
                                       always_changed=remote and not prev_nodes, outs=[DOCS, "removed.jsonl", "rejects.jsonl"],

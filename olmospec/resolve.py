@@ -369,7 +369,7 @@ def _inherit(stages, stage_secs, models, model_tok, diags) -> tuple[dict[str, S.
                     upd["optimizer"] = OptimizerConfig(**merged)
             if st.yarn is None and prev.yarn is not None:
                 upd["yarn"] = prev.yarn
-        elif st.kind != "pretrain" and st.after is None and st.model is None:
+        elif st.kind not in ("pretrain", "dpo", "rlvr") and st.after is None and st.model is None:  # dpo, rlvr: read_stage
             diags.error(stage_secs[n].pos, f"stage '{n}' ({st.kind}) needs 'after STAGE' or a 'model'")
         if st.tokenizer is None and (upd.get("model") or st.model) in model_tok:
             upd["tokenizer"] = model_tok[upd.get("model") or st.model][0]

@@ -68,9 +68,19 @@ def read_source(name: str, sec: ast.Section, diags: Diagnostics):
     dataset = b.get("dataset", units.string, None)
     if (path is None) == (dataset is None):
         diags.error(sec.pos, f"source '{name}' needs exactly one of 'path' (files or a glob) and 'dataset' (an HF id)")
+    fmt = b.get("format", units.word("auto", "jsonl", "parquet", "hf"), None)
+    # the format is checked against what is read: files for jsonl/parquet, a dataset for hf
+    if fmt == "hf" and path is not None:
+        diags.error(b.pos_of("format"), f"source '{name}' says format = hf, which is for 'dataset = ...'; "
+                                        "its 'path' files are jsonl or parquet")
+    elif fmt in ("jsonl", "parquet") and dataset is not None:
+        diags.error(b.pos_of("format"), f"source '{name}' says format = {fmt}, which is for 'path' files; "
+                                        "a 'dataset' is read as an HF dataset (format = hf)")
+    if b.has("split") and path is not None:
+        diags.error(b.pos_of("split"), f"source '{name}': 'split' picks a split of a 'dataset'; "
+                                       "'path' files have none")
     return _build(S.Source, diags, sec.pos, name=name, path=path, dataset=dataset,
-                  split=b.get("split", units.string, None),
-                  format=b.get("format", units.word("auto", "jsonl", "parquet", "hf"), None),
+                  split=b.get("split", units.string, None), format=fmt,
                   text=b.get("text", units.string, None), id=b.get("id", units.string, None),
                   tokens=b.get("tokens", units.tokens, None), docs=b.get("docs", units.count, None),
                   license=b.get("license", units.string, None))
@@ -226,6 +236,19 @@ def _norm(v: ast.Value) -> float:
     raise SpecError(v.pos, f"expected rms(EPS) such as rms(1e-6), got {units.describe(v)}")
 
 
+def _only(value: Any, conv, why: str):
+    """A setting the language spells out but that has one behaviour: any other value is an error."""
+
+    def read(v: ast.Value):
+        got = conv(v)
+        if got != value:
+            shown = str(value).lower() if isinstance(value, bool) else value
+            raise SpecError(v.pos, f"only {shown} is supported ({why})")
+        return got
+
+    return read
+
+
 def read_model(name: str, sec: ast.Section, diags: Diagnostics):
     b = Body(f"model '{name}'", sec.body, diags, _MODEL_FIELDS, {"rope"})
     path = b.get("path", units.string, None) or b.get("hf", units.string, None)
@@ -264,8 +287,9 @@ def read_model(name: str, sec: ast.Section, diags: Diagnostics):
         attention_pattern=b.get("attention", _attention, None),
         rope_theta=theta,
         norm_eps=b.get("norm", _norm, None),
-        norm_placement=b.get("norm_placement", units.word("post", "pre"), None),
-        qk_norm=b.get("qk_norm", units.boolean, None),
+        norm_placement=b.get("norm_placement", _only("post", units.word("post", "pre"),
+                                                      "the runner builds OLMo 3's post-norm block only"), None),
+        qk_norm=b.get("qk_norm", _only(True, units.boolean, "OLMo 3's block always normalises q and k"), None),
         activation=b.get("activation", units.word("swiglu"), None),
         tie_embeddings=b.get("tie_embeddings", units.boolean, None),
         init_std=b.get("init_std", units.real, None),
@@ -294,6 +318,54 @@ _RUNTIME_FIELDS = {
     "attention_impl": units.word("sdpa", "flex_attention", "eager"), "fused_optimizer": units.boolean,
     "reshard_after_forward": units.boolean, "fsdp_prefetch": units.positive_int,
 }
+
+
+# Settings every stage accepts whose runner, for these kinds, reads something else: written on such a
+# stage they are errors (with what to write instead), never silently ignored. Inherited values are
+# not checked: a dpo or rlvr stage inherits the seq, batch and optimizer of the stage before it.
+_FROM_EXPORT = "it continues from the 'after' stage's export"
+_NOT_READ: dict[str, dict[str, str]] = {
+    "dpo": {
+        "data": "a dpo stage reads 'prompts' and 'pairs'",
+        "tokens": "a dpo stage's budget is 'epochs' or 'steps' over its pairs",
+        "doc_mask": "a DPO row holds one prompt and completion",
+        "tokenizer": f"{_FROM_EXPORT}, whose tokenizer and chat template it uses",
+        "z_loss": "the DPO loss has no z-loss term",
+    },
+    "rlvr": {
+        "data": "an rlvr stage reads 'prompts'",
+        "tokens": "an rlvr stage's budget is 'steps'",
+        "epochs": "an rlvr stage's budget is 'steps'",
+        "seq": "an rlvr stage's lengths are its prompts' and 'max_response'",
+        "batch": "an rlvr stage's batch is 'prompts_per_batch' prompts x 'group' completions",
+        "doc_mask": "an RL row holds one prompt and completion",
+        "model": f"{_FROM_EXPORT} (its architecture)",
+        "tokenizer": f"{_FROM_EXPORT} (its tokenizer and chat template)",
+        "yarn": f"{_FROM_EXPORT} (its RoPE, YaRN included)",
+        "z_loss": "the GRPO loss has no z-loss term",
+        "runtime.attention_impl": "the RL learner does not take this switch (training and DPO stages do)",
+        "runtime.fused_optimizer": "the RL learner does not take this switch (training and DPO stages do)",
+        "runtime.reshard_after_forward": "the RL learner does not take this switch (training and DPO stages do)",
+        "runtime.fsdp_prefetch": "the RL learner does not take this switch (training and DPO stages do)",
+    },
+}
+
+
+def _check_read(name: str, kind: str, b: Body, diags: Diagnostics) -> None:
+    """An error at each setting of `_NOT_READ` this stage writes (in the stage or its blocks)."""
+    rules = _NOT_READ.get(kind, {})
+    written: list[tuple[str, Pos]] = [(k, b.pos_of(k)) for k in b.assigns]
+    for sec in b.sections:
+        if sec.kind == "yarn":
+            written.append(("yarn", sec.pos))
+        inner = [a for a in sec.body or () if isinstance(a, ast.Assign)]
+        if sec.kind == "optimizer":
+            written += [(a.key, a.pos) for a in inner if a.key == "z_loss"]
+        if sec.kind == "runtime":
+            written += [(f"runtime.{a.key}", a.pos) for a in inner]
+    for key, pos in written:
+        if key in rules:
+            diags.error(pos, f"stage '{name}' ({kind}): '{key}' is not read by this kind: {rules[key]}")
 
 
 def _pairs(v: ast.Value) -> S.DeltaPairs | str:
@@ -359,6 +431,7 @@ def read_stage(name: str, sec: ast.Section, diags: Diagnostics):
         return None
     fields = set(_TRAIN_FIELDS) | (_DPO_FIELDS if kind == "dpo" else set()) | (_RLVR_FIELDS if kind == "rlvr" else set())
     b = Body(f"stage '{name}' ({kind})", sec.body, diags, fields, {"optimizer", "schedule", "yarn", "runtime"})
+    _check_read(name, kind, b, diags)
     after = None
     clause = sec.clause("after")
     if clause is not None:
@@ -419,6 +492,11 @@ def read_stage(name: str, sec: ast.Section, diags: Diagnostics):
     if kind == "dpo" and after is None:
         diags.error(sec.pos, f"stage '{name}' (dpo) needs 'after STAGE': the policy starts from that stage's "
                              "model, which is also the reference")
+    if kind == "rlvr" and after is None:
+        diags.error(sec.pos, f"stage '{name}' (rlvr) needs 'after STAGE': the policy starts from that stage's "
+                             "export")
+    if kind == "rlvr" and not b.has("steps"):
+        diags.error(sec.pos, f"stage '{name}' (rlvr) needs a budget: 'steps = N'")
     if kind == "dpo":
         dpo = _dpo(name, b, sec.pos, diags)
     if kind == "rlvr":
@@ -449,15 +527,38 @@ def read_stage(name: str, sec: ast.Section, diags: Diagnostics):
 def read_task(name: str, sec: ast.Section, diags: Diagnostics):
     b = Body(f"task '{name}'", sec.body, diags, {"type", "path", "dataset", "lm_eval", "metric", "limit",
                                                  "temperature", "top_p", "max_response"})
+    if b.has("dataset"):  # read by nothing before: a setting that changes nothing is an error
+        diags.error(b.pos_of("dataset"), f"task '{name}': 'dataset' is not supported: an eval reads a local 'path' "
+                                         "(JSONL) or runs an 'lm_eval' task, and decontamination needs a local 'path'")
     t = _build(S.Task, diags, sec.pos, name=name,
-               type=b.get("type", units.word("generate", "multiple_choice", "ifeval", "ruler", "perplexity"), None),
-               path=b.get("path", units.string, None), dataset=b.get("dataset", units.string, None),
+               type=b.get("type", units.word("generate", "multiple_choice", "ifeval"), None),
+               path=b.get("path", units.string, None),
                lm_eval=b.get("lm_eval", units.string, None), metric=b.get("metric", units.name, None),
                limit=b.get("limit", units.positive_int, None), temperature=b.get("temperature", units.nonneg_real, None),
                top_p=b.get("top_p", units.unit_fraction, None), max_response=b.get("max_response", units.tokens, None))
-    if t is not None and not (t.path or t.dataset or t.lm_eval or t.type == "ruler"):
-        diags.error(sec.pos, f"task '{name}' needs 'path' (local jsonl), 'dataset' or 'lm_eval'")
+    if t is not None and not (t.path or t.lm_eval) and not b.has("dataset"):
+        diags.error(sec.pos, f"task '{name}' needs 'path' (local jsonl) or 'lm_eval'")
+    if t is not None:
+        _check_task_settings(t, b, diags)
     return t
+
+
+def _check_task_settings(t: S.Task, b: Body, diags: Diagnostics) -> None:
+    """Settings a task of this kind never reads are errors, not silently ignored (evals/stage.py)."""
+    if t.lm_eval and t.lm_eval not in S.LOCAL_LM_EVAL and not t.path:
+        for f in ("type", "limit", "temperature", "top_p", "max_response"):
+            if b.has(f):
+                diags.error(b.pos_of(f), f"task '{t.name}': '{f}' applies to local tasks ('path'); lm-eval runs "
+                                         f"'{t.lm_eval}' with its own settings")
+        return
+    if t.type == "multiple_choice":
+        for f in ("temperature", "top_p", "max_response"):
+            if b.has(f):
+                diags.error(b.pos_of(f), f"task '{t.name}': '{f}' applies to generated answers; a multiple_choice "
+                                         "task scores the log-likelihood of each choice")
+    elif b.has("top_p") and not t.temperature:
+        diags.error(b.pos_of("top_p"), f"task '{t.name}': 'top_p' applies when sampling: set 'temperature' above 0 "
+                                       "(without it, answers are greedy)")
 
 
 def read_eval(name: str, sec: ast.Section, diags: Diagnostics):
@@ -476,6 +577,11 @@ def read_eval(name: str, sec: ast.Section, diags: Diagnostics):
     if (rsec := b.section("runtime")) is not None:
         rb = Body(f"eval '{name}' runtime", rsec.body, diags, _EVAL_RUNTIME_FIELDS)
         runtime = _build(S.EvalRuntime, diags, rsec.pos, **{f: rb.get(f, c, None) for f, c in _EVAL_RUNTIME_FIELDS.items()})
+    if not b.has("ruler"):  # read only when the eval runs RULER
+        for f in ("ruler_tasks", "ruler_samples", "haystack"):
+            if b.has(f):
+                diags.error(b.pos_of(f), f"eval '{name}': '{f}' applies to RULER: give its context lengths "
+                                         "('ruler = [4K, ...]')")
     return _build(S.Eval, diags, sec.pos, name=name, after=after,
                   tasks=b.get("tasks", units.list_of(units.name), None),
                   ruler=b.get("ruler", units.list_of(units.context_length), None),

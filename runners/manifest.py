@@ -1,8 +1,9 @@
 """The `manifest` stage: what a source holds, before anything reads it for real.
 
 For each file of a source: its bytes, SHA-256, documents, unreadable records and (when the project
-has a tokenizer) tokens. Later stages and the compiler's mix checks use the totals; the content
-hashes make every downstream number traceable to the exact input bytes.
+has a tokenizer) tokens, with the source's declared `license` (the data card of a published run says
+under which terms its data came). Later stages and the compiler's mix checks use the totals; the
+content hashes make every downstream number traceable to the exact input bytes.
 
     python -m runners.manifest --config stages/manifest-web-1a2b3c4d.json
 """
@@ -64,7 +65,7 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
             totals[k] += entry[k]
         totals["files"] += 1
     totals["tokens"] = tokens
-    return {"source": src["name"], "files": files, "totals": totals}
+    return {"source": src["name"], "license": cfg.get("license"), "files": files, "totals": totals}
 
 
 def run_stage(cfg: dict[str, Any]) -> dict[str, Any]:

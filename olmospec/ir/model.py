@@ -36,8 +36,8 @@ class ModelConfig(Frozen):
     rope_theta: float = 10000.0
     norm: Literal["rms"] = "rms"
     norm_eps: float = 1e-6
-    norm_placement: Literal["post", "pre"] = "post"
-    qk_norm: bool = True
+    norm_placement: Literal["post"] = "post"  # OLMo 3's reordered post-norm block, the only one Olmo3 builds
+    qk_norm: Literal[True] = True  # Olmo3 always normalises q and k
     activation: Literal["swiglu"] = "swiglu"
     tie_embeddings: bool = False
     init_std: float = 0.02

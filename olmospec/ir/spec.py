@@ -239,9 +239,8 @@ class Stage(Frozen):
 
 class Task(Frozen):
     name: str
-    type: Literal["generate", "multiple_choice", "ifeval", "ruler", "perplexity"] = "generate"
+    type: Literal["generate", "multiple_choice", "ifeval"] = "generate"  # of a local task; lm-eval's have their own
     path: str | None = None  # local jsonl
-    dataset: str | None = None  # HF dataset id (used by decontamination of the real recipe)
     lm_eval: str | None = None  # an lm-eval built-in task name
     metric: str = "exact_match"
     limit: int | None = None
@@ -249,6 +248,10 @@ class Task(Frozen):
     top_p: float | None = None
     max_response: int | None = None  # generated tokens; by type when None (evals/tasks/configs.py)
 
+
+# lm-eval tasks run from local data (their packaged problems, in the RLVR sandbox: evals/stage.py), so a
+# task's own settings (limit, sampling, max_response) apply to them as to a task with a `path`
+LOCAL_LM_EVAL: tuple[str, ...] = ("humaneval",)
 
 RULER_TASKS: tuple[str, ...] = ("niah_single_1", "niah_single_2", "niah_single_3", "niah_multikey_1",
                                 "niah_multikey_2", "niah_multikey_3", "niah_multivalue", "niah_multiquery",
@@ -316,7 +319,7 @@ class Spec(Frozen):
     """One variant of an experiment, fully resolved."""
 
     file: str
-    version: int = 1
+    version: Literal[1] = 1  # the language version (`olmospec 1`); resolve.py refuses any other
     tokenizers: dict[str, Tokenizer] = Field(default_factory=dict)
     sources: dict[str, Source] = Field(default_factory=dict)
     curations: dict[str, Curate] = Field(default_factory=dict)

@@ -54,13 +54,7 @@ def hf_config(
     """The `Olmo3Config` for `cfg`; raises `ModelConfigError` for what Olmo3 cannot express."""
     from transformers import Olmo3Config
 
-    if cfg.norm_placement != "post":
-        raise ModelConfigError(
-            f"model.norm_placement={cfg.norm_placement!r} is not supported: transformers' Olmo3 is "
-            "OLMo 3's reordered post-norm block (norm_placement='post')"
-        )
-    if not cfg.qk_norm:
-        raise ModelConfigError("model.qk_norm=false is not supported: Olmo3 always normalises q and k")
+    # norm_placement and qk_norm have one value each (ModelConfig): Olmo3's post-norm block with QK-norm
     if cfg.d_model % cfg.n_heads or cfg.n_heads % cfg.n_kv_heads:
         raise ModelConfigError(
             f"model.d_model={cfg.d_model} must divide by n_heads={cfg.n_heads}, "

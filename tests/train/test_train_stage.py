@@ -82,10 +82,13 @@ def test_sft_reads_compressed_jsonl(tmp_path, tokenizer, chats):
 
 def test_unsupported_model_is_one_line_error_from_the_cli(tmp_path, tokenizer_dir, shards):
     cfg = make_config(
-        tmp_path, tokenizer_dir, [("prose", shards["prose"], 1.0)], model=tiny_model(norm_placement="pre")
+        tmp_path,
+        tokenizer_dir,
+        [("prose", shards["prose"], 1.0)],
+        model=tiny_model(attention_pattern=(8, 16, None)),
     )
     r = run_runner(write_config(cfg, tmp_path / "c.json"))
-    assert r.returncode == 1 and "norm_placement" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 1 and "attention_pattern" in r.stderr and "Traceback" not in r.stderr
     assert not json.dumps(r.stderr).count("\\n") > 2
 
 
