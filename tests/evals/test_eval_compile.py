@@ -74,7 +74,7 @@ def test_contamination_checks_follow_the_data_and_are_shared(tmp_path):
     assert [i["name"] for i in pre.config["inputs"]] == ["web", "pdfs", "code", "math_pretrain"]
     assert {t["name"] for t in pre.config["tasks"]} == {"math", "mc", "ifeval"}
     # the rl_lr sweep trains on the same pretraining data: one check; no_decontamination: its own
-    assert {"base@seed1", "rl_lr[rlvr.lr=1e-5]"} <= set(pre.variants)
+    assert {"base@seed1", "rl_lr[rlvr.lr=5e-6]"} <= set(pre.variants)
     pretrain_checks = [c for c in checks.values() if c.config["stage"] == "pretrain"]
     dirty = next(c for c in pretrain_checks if "no_decontamination" in c.variants)
     assert dirty.id != pre.id
