@@ -18,6 +18,8 @@ model) and builds one `Table`:
   items found in neither way (the clean subset, GPT-3's clean-subset analysis); it is stale when
   `dvc status` says that one of its stages (or a stage upstream of it) is out of date; a cell whose
   eval has not run is "n/a";
+- a variant whose last eval of a task is at another stage than the baseline's (a data ablation that
+  stops at the base model) is compared with the baseline's eval at that stage, marked "@stage";
 - an eval shared by several seeds (a stage before `seeds_from`) counts once in its row.
 
 `rows = findings` tables are built by `report_findings`. Rendering is in `report_render`, plots in
@@ -48,6 +50,7 @@ class Cell:
     clean_items: int = 0
     clean_mean: float | None = None  # mean over seeds of the score on the items not found
     stale: bool = False
+    at: str | None = None  # the stage measured, when it is not the baseline's (the delta compares there)
     missing: int = 0  # seeds whose eval has not run
     evals: list[str] = field(default_factory=list)
 
@@ -155,6 +158,15 @@ def unique(sources: list[dict | None]) -> list[dict | None]:
     return out
 
 
+def _stage_of(sources: list[dict | None]) -> str | None:
+    stages = {ev["stage"] for ev in sources if ev is not None}
+    return next(iter(stages)) if len(stages) == 1 else None
+
+
+def _at_stage(evals: list[dict], column: str, stage: str) -> dict | None:
+    return next((e for e in evals if e["stage"] == stage and column in e.get("columns", [])), None)
+
+
 def _source(evals: list[dict], column: str) -> dict | None:
     """The eval that provides `column` in a variant: the last in pipeline order that runs it."""
     hits = [e for e in evals if column in e.get("columns", [])]
@@ -230,14 +242,23 @@ def build_table(cfg: dict[str, Any], root: Path, stale: set[str] | None = None) 
         t.findings = build_findings(cfg, out, stale)
         return t
     if rep["rows"] == "variants":
-        base_items = {c: _matrix(out, [_source(r["evals"], c) for r in groups.get(baseline, [])], c) for c in columns}
+        base_members = groups.get(baseline, [])
+        base_sources = {c: [_source(r["evals"], c) for r in base_members] for c in columns}
+        base_items = {c: _matrix(out, base_sources[c], c) for c in columns}
         for name, members in groups.items():
             cells = {}
             for c in columns:
                 sources = [_source(r["evals"], c) for r in members]
                 cell = _cell(out, sources, c, stale)
                 if name != baseline:
-                    cell.delta = _delta(_matrix(out, sources, c), base_items[c])
+                    against = base_items[c]
+                    at = _stage_of(sources)
+                    if at is not None and at != _stage_of(base_sources[c]):
+                        # a variant that stops earlier (a data ablation measured on the base model) is
+                        # compared with the baseline at that same stage, and the cell says which
+                        cell.at = at
+                        against = _matrix(out, [_at_stage(r["evals"], c, at) for r in base_members], c)
+                    cell.delta = _delta(_matrix(out, sources, c), against)
                 cells[c] = cell
             rows.append(Row(name, members[0]["kind"], [r["seed"] for r in members], cells))
     else:

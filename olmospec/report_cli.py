@@ -50,7 +50,9 @@ def report_command(args) -> int:
     from olmospec.compile import render
     from olmospec.report import write_report
 
-    root = Path(args.root)
+    from olmospec.project import find_root
+
+    root = Path(args.root) if args.root else find_root()
     sources: dict[str, str] = {}
     try:
         exp = load_spec(args.spec, sources)

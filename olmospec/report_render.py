@@ -22,8 +22,8 @@ LEGEND = ("values: mean ± sd over seeds (percent); Δ: difference from the base
           "≈ no significant difference (the interval contains 0); †N: N of the evaluated items were found in the "
           "model's training data with their own numbers and answer (8-gram rule plus answer check; see notes); "
           "°N: N more matched the 8-gram rule on their question only (most often a sibling written from the same "
-          "template with other numbers); ‡ stale: an input changed since this number was computed (dvc status); "
-          "n/a: not run yet")
+          "template with other numbers); @stage: measured at that stage, and Δ against the baseline at the same "
+          "stage; ‡ stale: an input changed since this number was computed (dvc status); n/a: not run yet")
 
 
 def _num(x: float | None, signed: bool = False, digits: int = 1) -> str:
@@ -40,6 +40,8 @@ def value_text(c: Cell) -> str:
     s = _num(c.mean) + (f" ± {_num(c.sd)}" if c.sd is not None else "")
     if c.missing:
         s += f" ({len(c.values)}/{len(c.values) + c.missing} seeds)"
+    if c.at:
+        s += f" @{c.at}"
     return s + contamination_mark(c) + ("‡" if c.stale else "")
 
 
@@ -172,7 +174,7 @@ def csv_text(t: Table, images: dict[str, bytes] | None = None) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["row", "column", "mean", "sd", "seeds", "missing", "delta", "delta_low", "delta_high",
-                "significant", "contaminated", "flagged", "answer_seen", "clean_items", "clean_mean", "stale"])
+                "significant", "contaminated", "flagged", "answer_seen", "clean_items", "clean_mean", "stale", "at"])
     for r in t.rows:
         for c in t.columns:
             cell, d = r.cells[c], r.cells[c].delta
@@ -180,7 +182,7 @@ def csv_text(t: Table, images: dict[str, bytes] | None = None) -> str:
                         _f(d.estimate if d else None), _f(d.low if d else None), _f(d.high if d else None),
                         "" if d is None else str(d.significant).lower(),
                         ";".join(f"{k}:{v}" for k, v in sorted(cell.contaminated.items())), cell.flagged,
-                        cell.answer_seen, cell.clean_items, _f(cell.clean_mean), str(cell.stale).lower()])
+                        cell.answer_seen, cell.clean_items, _f(cell.clean_mean), str(cell.stale).lower(), cell.at or ""])
     return buf.getvalue()
 
 

@@ -105,7 +105,10 @@ def run_pipeline(args) -> int:
     if not runnable:
         print("nothing to run")
         return 0
-    targets = [compiled.target(n.id) for n in runnable]
+    # DVC reproduces a target's upstream stages too, so naming the stages nothing else here depends on
+    # runs the same set; it collects the graph once per target (111 targets: 3m42s of a no-op run)
+    feeding = {u for n in runnable for u in n.upstream}
+    targets = [compiled.target(n.id) for n in runnable if n.id not in feeding]
     env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PYTHONUNBUFFERED": "1", "OLMOSPEC_PYTHON": sys.executable}
     if args.dry:
         return _dry(compiled, stale(compiled, root), targets, root, env)
@@ -135,7 +138,7 @@ def _repro(compiled, runnable: list, targets: list[str], root: Path, env: dict, 
     est = Estimator(g.nodes, read_receipts(root, g.nodes))
     secs, unknown = est.remaining([i for i in ids if i in expected])
     when = (f", about {duration(secs)}" if secs else "") + (f" ({unknown} not estimated yet)" if unknown else "")
-    print(f"dvc repro: {len(targets)} stage(s), {len(expected)} expected to run{when}", flush=True)
+    print(f"dvc repro: {len(runnable)} stage(s), {len(expected)} expected to run{when}", flush=True)
     view = View(g.nodes, ids, est, expected, quiet=quiet, tty=sys.stdout.isatty() and not quiet, root=root,
                 variants=len(g.variants))
     return repro(_dvc() + ["repro", *targets], root, env, view)

@@ -42,7 +42,7 @@ def test_eval_settings_reach_the_stage_config_and_runtime_stays_out_of_the_ident
     assert ruler.config["batch"] == 32 and ruler.config["model"].endswith("/hf")
 
     def edit(s: str) -> str:
-        s = s.replace("task math { path", "task math { temperature = 0.6  top_p = 95%  max_response = 48 tokens  path")
+        s = s.replace("temperature = 0.6  top_p = 0.95 }", "temperature = 0.7  top_p = 90%  max_response = 48 tokens }")
         s = s.replace(CHAT,
                       "eval chat after [sft, dpo, rlvr] {\n  tasks = [math, ifeval]  contamination = check  batch = 4\n"
                       "  runtime { device = cpu  threads = 1 }\n}")
@@ -51,7 +51,7 @@ def test_eval_settings_reach_the_stage_config_and_runtime_stays_out_of_the_ident
     g2 = _graph(_tiny(tmp_path, edit))
     chat = [n for n in g2.nodes.values() if n.kind == "eval" and n.config["eval"] == "chat"]
     math = next(t for t in chat[0].config["tasks"] if t["name"] == "math")
-    assert (math["temperature"], math["top_p"], math["max_response"]) == (0.6, 0.95, 48)
+    assert (math["temperature"], math["top_p"], math["max_response"]) == (0.7, 0.9, 48)
     assert {n.config["batch"] for n in chat} == {4}
     assert {json.dumps(n.runtime, sort_keys=True) for n in chat} == {'{"backend": "auto", "device": "cpu", "threads": 1}'}
     # the runtime block alone changes no id: only batch and the task settings did

@@ -167,4 +167,21 @@ def test_a_cell_counts_items_seen_with_their_answer_apart_from_question_matches_
     assert "| base (baseline) | 10.0 †3 °22 |" in markdown(t)
     assert "3 with their answer (†), 22 on their question only (°); clean subset (175 items found in neither way): 0.0" \
         in notes(t)[0]
-    assert csv_text(t).splitlines()[1].endswith(",pretrain:25,25,3,175,0.0000,false")
+    assert csv_text(t).splitlines()[1].endswith(",pretrain:25,25,3,175,0.0000,false,")
+
+
+def test_a_variant_that_stops_earlier_is_compared_with_the_baseline_at_its_stage(tmp_path):
+    """A data ablation measured on the base model: its last math eval is at pretrain while the
+    baseline's is at sft; the delta compares both at pretrain, and the cell says so."""
+    rng = np.random.default_rng(3)
+    base_pre = write_scores(tmp_path, "eval-base-pre", "pretrain", {"exact_match": _binary(rng, 0.10)})
+    base_sft = write_scores(tmp_path, "eval-base-sft", "sft", {"exact_match": _binary(rng, 0.60)})
+    abl_pre = write_scores(tmp_path, "eval-abl-pre", "pretrain", {"exact_match": _binary(rng, 0.12)})
+    rows = [_row("base", 1, [base_pre, base_sft]), _row("abl", 1, [abl_pre])]
+    cfg = {"report": {"name": "main", "rows": "variants", "columns": ["math"], "baseline": "base",
+                      "format": ["markdown", "csv"]}, "rows": rows, "stage_order": ["pretrain", "sft"], "spec": "f.ospec"}
+    t = build_table(cfg, tmp_path)
+    cell = next(r for r in t.rows if r.label == "abl").cells["math"]
+    assert cell.at == "pretrain" and abs(cell.delta.estimate) < 10  # not 12 - 60
+    assert "@pretrain" in markdown(t)
+    assert next(line for line in csv_text(t).splitlines() if line.startswith("abl,")).endswith(",pretrain")
