@@ -48,9 +48,8 @@ def stale_ids(graph, changed: set[str]) -> set[str]:
 def report_command(args) -> int:
     from olmospec.api import load_spec
     from olmospec.compile import render
-    from olmospec.report import write_report
-
     from olmospec.project import find_root
+    from olmospec.report import write_report
 
     root = Path(args.root) if args.root else find_root()
     sources: dict[str, str] = {}
