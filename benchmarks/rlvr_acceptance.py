@@ -75,6 +75,7 @@ def main() -> int:
     for s in args.seeds:
         acc = {arm: heldout_accuracy(str(OUT / f"{arm}-s{s}"), evals)["accuracy"] for arm in ("rlvr", "random")}
         m = json.loads((OUT / f"rlvr-s{s}" / "metrics.json").read_text())
+        m |= json.loads((OUT / f"rlvr-s{s}" / "receipt.json").read_text())["throughput"]  # timings
         rows.append({"seed": s, "start": start, **acc, "rlvr_minus_start": acc["rlvr"] - start,
                      "rlvr_minus_random": acc["rlvr"] - acc["random"],
                      "dropped_group_frac": m["dropped_group_frac"], "refills_per_step": m["refills_per_step"],

@@ -209,7 +209,7 @@ def _run(config: RlvrConfig, d: Dist) -> dict:
         write_json(out / "metrics.json", summary)
         inputs = {"init_from": _fingerprint(config)["init_from"] or ""}
         write_receipt(out, {**config.model_dump(mode="json", exclude={"runtime"})}, started=started, inputs=inputs,
-                      seed=config.seed, throughput={k: summary[k] for k in ("gen_tokens_per_s", "learn_tokens_per_s")})
+                      seed=config.seed, throughput=_timing(log.rows))
     return summary
 
 
@@ -230,7 +230,6 @@ def _summary(rows: list[dict], totals: Counter, ep: Episode, config: RlvrConfig)
         return sum(xs) / len(xs) if xs else None
 
     k = max(1, len(rows) // 10)
-    gen_s, learn_s = sum(col("gen_s")), sum(col("learn_s"))
     return {
         "steps": len(rows),
         "reward_first_tenth": mean(col("reward_mean")[:k]), "reward_last_tenth": mean(col("reward_mean")[-k:]),
@@ -243,8 +242,19 @@ def _summary(rows: list[dict], totals: Counter, ep: Episode, config: RlvrConfig)
         "retired_prompts": len(ep.pool.retired), "prompts": len(ep.records), "prompts_rejected": len(ep.rejects),
         "prompts_skipped": dict(ep.skipped), "verifier_failures": dict(sorted(ep.scorer.counts.items())),
         "clip_low_frac": mean(col("clip_low_frac")), "clip_high_frac": mean(col("clip_high_frac")),
-        "gen_seconds": gen_s, "learn_seconds": learn_s,
-        "gen_tokens_per_s": mean(col("gen_tokens_per_s")[1:] or col("gen_tokens_per_s")),
-        "learn_tokens_per_s": mean(col("learn_tokens_per_s")[1:] or col("learn_tokens_per_s")),
         "rewards": list(config.rewards), "template": config.template,
     }
+
+
+def _timing(rows: list[dict]) -> dict:
+    """Where the step time went: for the receipt, not metrics.json (a rerun must give identical
+    metrics, and seconds differ from run to run)."""
+    def col(name: str) -> list[float]:
+        return [float(r[name]) for r in rows if r.get(name) not in ("", None)]
+
+    def mean(xs: list[float]) -> float | None:
+        return sum(xs) / len(xs) if xs else None
+
+    return {"gen_seconds": sum(col("gen_s")), "learn_seconds": sum(col("learn_s")),
+            "gen_tokens_per_s": mean(col("gen_tokens_per_s")[1:] or col("gen_tokens_per_s")),
+            "learn_tokens_per_s": mean(col("learn_tokens_per_s")[1:] or col("learn_tokens_per_s"))}
