@@ -23,6 +23,19 @@ BIN = Path(sys.executable).parent
 DVC = str(BIN / "dvc")
 CODE = ("runners", "olmospec", "evals")
 
+# A one-source flow up to a 2-layer model, the head of the specs that test one training stage: append
+# a `stage pretrain { ... }` block. `word_docs()` writes its data file.
+WORD_FLOW = """
+olmospec 1
+tokenizer tok { train = bpe  vocab = 320  data = [text] }
+source text { path = "data/text.jsonl" }
+mix m { text 100% { max_repeat = 100x } }
+model tiny {
+  d_model = 32  layers = 2  heads = 2  mlp = 64  tokenizer = tok
+  attention = repeat(window(16), full)
+}
+"""
+
 
 def env(**extra: str) -> dict[str, str]:
     """The environment of `dvc repro` from a shell with the project's venv first on PATH."""

@@ -13,17 +13,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dvc_repo import DVC, env, make_repo, repro, word_docs
+from dvc_repo import DVC, WORD_FLOW, env, make_repo, repro, word_docs
 
-SPEC = """
-olmospec 1
-tokenizer tok { train = bpe  vocab = 320  data = [text] }
-source text { path = "data/text.jsonl" }
-mix m { text 100% { max_repeat = 100x } }
-model tiny {
-  d_model = 32  layers = 2  heads = 2  mlp = 64  tokenizer = tok
-  attention = repeat(window(16), full)
-}
+SPEC = WORD_FLOW + """
 stage pretrain {
   model = tiny  data = m  steps = 20  seq = 64  batch = 8 seqs  lr = 3e-3
   schedule cosine { warmup = 2 steps  final = 10% }

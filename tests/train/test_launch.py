@@ -13,17 +13,9 @@ import subprocess
 import sys
 
 import pytest
-from dvc_repo import DVC, env, make_repo, repro, run_dir, word_docs
+from dvc_repo import DVC, WORD_FLOW, env, make_repo, repro, run_dir, word_docs
 
-SPEC = """
-olmospec 1
-tokenizer tok {{ train = bpe  vocab = 320  data = [text] }}
-source text {{ path = "data/text.jsonl" }}
-mix m {{ text 100% {{ max_repeat = 100x }} }}
-model tiny {{
-  d_model = 32  layers = 2  heads = 2  mlp = 64  tokenizer = tok
-  attention = repeat(window(16), full)
-}}
+STAGE = """
 stage pretrain {{
   model = tiny  data = m  steps = 12  seq = 64  batch = 8 seqs  lr = 3e-3
   runtime {{ device = cpu  threads = 1  nodes = 2  procs_per_node = 1  {launcher} }}
@@ -44,7 +36,7 @@ def _stage_config(repo) -> str:
 
 @pytest.mark.slow
 def test_slurm_launcher_writes_the_job_and_the_job_records_the_stage(tmp_path):
-    repo = make_repo(tmp_path / "r", SPEC.format(launcher="launcher = slurm"), {"data/text.jsonl": word_docs()})
+    repo = make_repo(tmp_path / "r", WORD_FLOW + STAGE.format(launcher="launcher = slurm"), {"data/text.jsonl": word_docs()})
     r = repro(repo, ok=False)
     assert r.returncode != 0
     out = run_dir(repo, "pretrain-")
@@ -76,7 +68,7 @@ def test_slurm_launcher_writes_the_job_and_the_job_records_the_stage(tmp_path):
 
 
 def test_multinode_torchrun_without_rendezvous_refuses_to_start(tmp_path):
-    repo = make_repo(tmp_path / "r", SPEC.format(launcher="launcher = torchrun"), {"data/text.jsonl": word_docs(40)})
+    repo = make_repo(tmp_path / "r", WORD_FLOW + STAGE.format(launcher="launcher = torchrun"), {"data/text.jsonl": word_docs(40)})
     r = repro(repo, ok=False)
     assert r.returncode != 0 and "needs MASTER_ADDR" in r.stderr and "Traceback" not in r.stderr
     assert not list((repo / "runs").glob("pretrain-*/hf"))

@@ -8,17 +8,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from dvc_repo import make_repo, repro, run_dir, word_docs
+from dvc_repo import WORD_FLOW, make_repo, repro, run_dir, word_docs
 
-SPEC = """
-olmospec 1
-tokenizer tok {{ train = bpe  vocab = 320  data = [text] }}
-source text {{ path = "data/text.jsonl" }}
-mix m {{ text 100% {{ max_repeat = 100x }} }}
-model tiny {{
-  d_model = 32  layers = 2  heads = 2  mlp = 64  tokenizer = tok
-  attention = repeat(window(16), full)
-}}
+STAGE = """
 stage pretrain {{
   model = tiny  data = m  steps = 30  seq = 64  batch = 8 seqs  lr = 3e-3
   schedule cosine {{ warmup = 2 steps  final = 10% }}
@@ -36,9 +28,9 @@ def _weights(out):
 @pytest.mark.slow
 def test_two_ranks_under_dvc_repro_match_one_process(tmp_path):
     data = {"data/text.jsonl": word_docs()}
-    two = make_repo(tmp_path / "two", SPEC.format(
+    two = make_repo(tmp_path / "two", WORD_FLOW + STAGE.format(
         runtime="device = cpu  procs_per_node = 2  threads = 1  checkpoint_every = 7  micro_batch = 2"), data)
-    one = make_repo(tmp_path / "one", SPEC.format(runtime="device = cpu  threads = 2  checkpoint_every = 50"), data)
+    one = make_repo(tmp_path / "one", WORD_FLOW + STAGE.format(runtime="device = cpu  threads = 2  checkpoint_every = 50"), data)
     repro(two)
     repro(one)
     a, b = run_dir(two, "pretrain-"), run_dir(one, "pretrain-")
