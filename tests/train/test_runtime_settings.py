@@ -19,6 +19,11 @@ stage pretrain {{
 """
 
 
+def spec(runtime: str) -> str:
+    """The word flow with one pretrain stage whose runtime block is `runtime`."""
+    return WORD_FLOW + STAGE.format(runtime=runtime)
+
+
 def _weights(out):
     from safetensors.torch import load_file
 
@@ -28,9 +33,9 @@ def _weights(out):
 @pytest.mark.slow
 def test_two_ranks_under_dvc_repro_match_one_process(tmp_path):
     data = {"data/text.jsonl": word_docs()}
-    two = make_repo(tmp_path / "two", WORD_FLOW + STAGE.format(
-        runtime="device = cpu  procs_per_node = 2  threads = 1  checkpoint_every = 7  micro_batch = 2"), data)
-    one = make_repo(tmp_path / "one", WORD_FLOW + STAGE.format(runtime="device = cpu  threads = 2  checkpoint_every = 50"), data)
+    two = make_repo(tmp_path / "two", spec(
+        "device = cpu  procs_per_node = 2  threads = 1  checkpoint_every = 7  micro_batch = 2"), data)
+    one = make_repo(tmp_path / "one", spec("device = cpu  threads = 2  checkpoint_every = 50"), data)
     repro(two)
     repro(one)
     a, b = run_dir(two, "pretrain-"), run_dir(one, "pretrain-")

@@ -12,7 +12,7 @@ import sys
 import pytest
 import torch
 from dvc_repo import make_repo, repro, run_dir, word_docs
-from test_runtime_settings import SPEC
+from test_runtime_settings import spec
 from train_helpers import make_config
 
 from runners.train.errors import StageError
@@ -64,9 +64,9 @@ def test_flex_attention_keeps_the_sliding_window(tmp_path, tokenizer_dir, shards
 @pytest.mark.slow
 def test_fsdp_switches_reach_two_ranks_under_dvc_repro(tmp_path):
     data = {"data/text.jsonl": word_docs()}
-    tuned = make_repo(tmp_path / "tuned", SPEC.format(runtime="device = cpu  procs_per_node = 2  threads = 1  "
+    tuned = make_repo(tmp_path / "tuned", spec("device = cpu  procs_per_node = 2  threads = 1  "
                                                       "reshard_after_forward = false  fsdp_prefetch = 1  fused_optimizer = true"), data)
-    plain = make_repo(tmp_path / "plain", SPEC.format(runtime="device = cpu  procs_per_node = 2  threads = 1"), data)
+    plain = make_repo(tmp_path / "plain", spec("device = cpu  procs_per_node = 2  threads = 1"), data)
     repro(tuned)
     repro(plain)
     a, b = run_dir(tuned, "pretrain-"), run_dir(plain, "pretrain-")
@@ -82,11 +82,11 @@ def test_fsdp_switches_reach_two_ranks_under_dvc_repro(tmp_path):
 
 
 def test_a_misspelt_attention_kernel_is_a_spec_error(tmp_path):
-    spec = tmp_path / "s.ospec"
-    spec.write_text(SPEC.format(runtime="attention_impl = flash_attention"))
+    path = tmp_path / "s.ospec"
+    path.write_text(spec("attention_impl = flash_attention"))
     (tmp_path / "data").mkdir()
     (tmp_path / "data/text.jsonl").write_text(word_docs(5))
-    r = subprocess.run([sys.executable, "-m", "olmospec.cli", "check", str(spec)], capture_output=True, text=True,
+    r = subprocess.run([sys.executable, "-m", "olmospec.cli", "check", str(path)], capture_output=True, text=True,
                        check=False)
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert "expected one of sdpa, flex_attention, eager" in r.stdout + r.stderr
