@@ -54,10 +54,42 @@ def test_equals_a_python_set_of_normalized_texts() -> None:
         assert r.detail == first[normalize_exact(by_id[r.id]["text"])] != r.id
 
 
+def _tricky_texts(n: int, seed: int = 0) -> list[str]:
+    """Random texts over the characters where a normalizer can go wrong: every kind of space,
+    capitals whose lowercase is longer in UTF-8 or not one character, combining marks in and out of
+    canonical order, composable pairs, Hangul jamo, final sigma, astral letters and emoji."""
+    rng = random.Random(seed)
+    pool = list("aZ09 .\t\n\x0b\x0c\r\x1c\x1f\x85\xa0") + [
+        "\u1680", "\u2000", "\u200a", "\u200b", "\u2028", "\u202f", "\u205f", "\u3000", "\ufeff",
+        "É", "é", "e\u0301", "\u0301", "\u0308", "\u0327", "\u0316", "\u05b0", "\u0d4d", "\u0e48",
+        "İ", "ı", "Σ", "σ", "ς", "Ⱥ", "ⱥ", "Ω", "\u2126", "K", "\u212a", "ǅ", "Ǆ", "ﬁ", "ß", "ẞ",
+        "\u1100", "\u1161", "\u11a8", "한", "\U00010400", "\U0001d45b", "😀", "\U0001f3fb", "\U00020000",
+    ]
+    return ["".join(rng.choice(pool) for _ in range(rng.randrange(0, 12))) for _ in range(n)]
+
+
 def test_fast_digests_equal_the_definition() -> None:
     texts = list(real_documents()[:500]) + ODD + ["a\u2003\u2003b", "A B", "a b", "tab\tsep", "ʼn ΣΑΣ"]
     assert (text_digests(texts) == text_digests(texts, fast=False)).all()
     assert normalize_exact("e\u0301cole  École\n") == "école école"
+
+
+def test_the_compiled_kernel_writes_the_definitions_bytes() -> None:
+    from runners.curation.exact_kernel import compiled, normalize_batch
+
+    kernel = compiled()
+    assert kernel is not None, "numba is part of the curate extra"
+    texts = _tricky_texts(20_000) + list(real_documents()[:300]) + ODD
+    data, spans, slow = normalize_batch(kernel, texts)
+    for text, (a, b), python in zip(texts, spans.tolist(), slow.tolist(), strict=True):
+        if not python:
+            assert data[a:b] == normalize_exact(text).encode(), repr(text)
+    assert slow[:20_000].sum() > 1000 and (~slow[:20_000]).sum() > 5000  # both paths are exercised
+    assert slow[20_000:].mean() < 0.1  # and the kernel decides nearly every real document
+    # a batch big enough for the kernel gives the definition's digests
+    big = texts * 20
+    assert sum(map(len, big)) >= 1 << 20
+    assert (text_digests(big) == text_digests(big, fast=False)).all()
 
 
 def test_run_exact_across_shards_matches_in_memory(tmp_path: Path) -> None:
