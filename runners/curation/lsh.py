@@ -19,8 +19,9 @@
 Documents without shingles (empty after normalization) are never candidates.
 
 Streaming: the map pass keeps band keys (8 bytes per band per document) and the shingle offsets in
-memory and writes the shingle hashes straight to disk (memory-mapped by the reduce, which touches
-only the candidates'); the apply pass copies the kept JSON lines through unchanged.
+memory and writes the shingle hashes straight to disk; the reduce reads one candidate cluster's
+shingles at a time, as sorted arrays (8 bytes a shingle, not a Python set's ~70), so its memory is
+the band keys plus the largest cluster; the apply pass copies the kept JSON lines through unchanged.
 
     result = minhash_dedup(docs, MinHashConfig.make(threshold=0.8))
     stats = run_minhash(["a.jsonl"], "out.jsonl", bands=26, rows=11)
@@ -32,6 +33,7 @@ import dataclasses
 import json
 import os
 import warnings
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
@@ -64,9 +66,22 @@ class Sketch:
     """What the global reduce needs from one shard: band keys and shingle sets, by position."""
 
     keys: np.ndarray  # (n, bands) uint64
-    shingles: np.ndarray  # all documents' shingle hashes (in text order, repeats kept), concatenated
+    shingles: np.ndarray | ShingleFile  # all documents' shingle hashes (in text order, repeats kept), concatenated
     offsets: np.ndarray  # (n + 1,) int64: document i is shingles[offsets[i]:offsets[i+1]]
     ids: list[str]
+
+
+class ShingleFile:
+    """A shard's shingle hashes on disk, read slice by slice. Not a memory map: the pages a map has
+    touched count toward the process's memory, and the reduce touches every candidate's."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = path
+
+    def __getitem__(self, span: slice) -> np.ndarray:
+        with open(self.path, "rb") as f:
+            f.seek(int(span.start) * 8)
+            return np.fromfile(f, dtype="<u8", count=int(span.stop) - int(span.start))
 
 
 def sketch(texts: Sequence[str], ids: Sequence[str], cfg: MinHashConfig, batch: int = 1024) -> Sketch:
@@ -106,17 +121,42 @@ def bucket_links(keys: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return np.unique(pairs, axis=0) if len(pairs) else pairs.reshape(0, 2)
 
 
-def strict_links(members: np.ndarray, sets: dict[int, set[int]], cfg: MinHashConfig) -> np.ndarray:
+def strict_links(members: np.ndarray, sets: ClusterSets, cfg: MinHashConfig, chunk: int = 256) -> np.ndarray:
     """Pairs of `members` that share a bucket of the stricter recheck MinHash (OLMo 3's 200 x 31
-    for oversized clusters), computed from their shingle sets with their own permutations."""
+    for oversized clusters), computed from their shingle sets with their own permutations. The
+    6,200-value signatures are made `chunk` documents at a time and only their band keys kept."""
     ids = members.tolist()
-    flats = [np.fromiter(sets[g], dtype=np.uint64, count=len(sets[g])) for g in ids]
-    offsets = np.zeros(len(ids) + 1, dtype=np.int64)
-    np.cumsum([len(f) for f in flats], out=offsets[1:])
     perms = cfg.recheck_bands * cfg.recheck_rows
-    sigs = signatures_flat(np.concatenate(flats), offsets, perms, cfg.seed + 1)
-    local = bucket_links(band_keys(sigs, cfg.recheck_bands, cfg.recheck_rows), np.ones(len(ids), dtype=bool))
+    keys = []
+    for lo in range(0, len(ids), chunk):
+        flats = [sets[g] for g in ids[lo : lo + chunk]]
+        offsets = np.zeros(len(flats) + 1, dtype=np.int64)
+        np.cumsum([len(f) for f in flats], out=offsets[1:])
+        sigs = signatures_flat(np.concatenate(flats), offsets, perms, cfg.seed + 1)
+        keys.append(band_keys(sigs, cfg.recheck_bands, cfg.recheck_rows))
+    local = bucket_links(np.concatenate(keys), np.ones(len(ids), dtype=bool))
     return members[local] if len(local) else np.empty((0, 2), dtype=np.int64)
+
+
+class ClusterSets:
+    """Shingle sets (sorted unique arrays) read on demand, the most recently used kept up to
+    `max_bytes`: a cluster of thousands of long documents never sits in memory whole."""
+
+    def __init__(self, read: Any, max_bytes: int = 256 << 20) -> None:
+        self.read, self.max_bytes, self.bytes = read, max_bytes, 0
+        self.cache: OrderedDict[int, np.ndarray] = OrderedDict()
+
+    def __getitem__(self, g: int) -> np.ndarray:
+        found = self.cache.get(g)
+        if found is not None:
+            self.cache.move_to_end(g)
+            return found
+        found = self.read(g)
+        self.cache[g] = found
+        self.bytes += found.nbytes
+        while self.bytes > self.max_bytes and len(self.cache) > 2:
+            self.bytes -= self.cache.popitem(last=False)[1].nbytes
+        return found
 
 
 def minhash_reduce(
@@ -131,11 +171,12 @@ def minhash_reduce(
     counts = np.concatenate([np.diff(s.offsets) for s in sketches]) if n else np.empty(0, np.int64)
     valid = counts > 0
 
-    def shingles_of(g: int) -> set[int]:
+    def shingles_of(g: int) -> np.ndarray:
+        """Document g's shingle set: its sorted unique hashes."""
         s = int(shard_of[g])
         p = g - int(starts[s])
         sk = sketches[s]
-        return set(sk.shingles[sk.offsets[p] : sk.offsets[p + 1]].tolist())
+        return np.unique(sk.shingles[sk.offsets[p] : sk.offsets[p + 1]])
 
     links = bucket_links(keys, valid)
     candidates = UnionFind(n)
@@ -145,7 +186,7 @@ def minhash_reduce(
     verified = UnionFind(n)
     compared = linked = oversized = recheck_links = 0
     for members in clusters:
-        sets = {int(g): shingles_of(int(g)) for g in members}
+        sets = ClusterSets(shingles_of)
         if len(members) <= cfg.max_cluster:
             pairs = combinations(members.tolist(), 2)
         else:
@@ -164,7 +205,7 @@ def minhash_reduce(
             if min(len(a), len(b)) < cfg.threshold * max(len(a), len(b)):
                 continue  # NOTE: J <= min/max, so this pair cannot reach the threshold
             compared += 1
-            inter = len(a & b)
+            inter = _shared(a, b)
             if inter / (len(a) + len(b) - inter) >= cfg.threshold:
                 linked += 1
                 verified.union(x, y)
@@ -194,6 +235,17 @@ def minhash_reduce(
         "largest_cluster": max((len(c) for c in final), default=0),
     }
     return removals, stats
+
+
+def _shared(a: np.ndarray, b: np.ndarray) -> int:
+    """How many values two sorted unique arrays share."""
+    if len(a) > len(b):
+        a, b = b, a
+    if not len(a):
+        return 0
+    at = np.searchsorted(b, a)
+    np.minimum(at, len(b) - 1, out=at)
+    return int(np.count_nonzero(b[at] == a))
 
 
 def minhash_dedup(
@@ -234,12 +286,9 @@ def _map_task(task: Task) -> Summary:
 
 
 def _load_sketch(stage_path: Any, i: int) -> Sketch:
-    # NOTE: shingles are memory-mapped: the reduce touches only the candidates' shingles
-    path = stage_path("map", i, "shingles.bin")
-    shingles = np.memmap(path, dtype="<u8", mode="r") if os.path.getsize(path) else np.zeros(0, np.uint64)
     return Sketch(
         np.load(stage_path("map", i, "keys.npy")),
-        shingles,
+        ShingleFile(stage_path("map", i, "shingles.bin")),
         np.load(stage_path("map", i, "offsets.npy")),
         json.loads(Path(stage_path("map", i, "ids.json")).read_text()),
     )
