@@ -45,7 +45,7 @@ import numpy as np
 from runners.curation.base import Doc, Removed, StepResult
 from runners.curation.executor import Executor, Summary, Task
 from runners.curation.io import atomic_path, text_of
-from runners.curation.minhash import MinHashConfig, band_keys, shingle_batch, signatures_flat
+from runners.curation.minhash import MinHashConfig, band_keys, shingle_batch, signatures_flat, sorted_unique
 from runners.curation.stage import (
     ShardReader,
     apply_removals,
@@ -176,7 +176,7 @@ def minhash_reduce(
         s = int(shard_of[g])
         p = g - int(starts[s])
         sk = sketches[s]
-        return np.unique(sk.shingles[sk.offsets[p] : sk.offsets[p + 1]])
+        return sorted_unique(sk.shingles[sk.offsets[p] : sk.offsets[p + 1]])
 
     links = bucket_links(keys, valid)
     candidates = UnionFind(n)
