@@ -110,9 +110,20 @@ def compiled() -> Any:
             i, end = offsets[d], offsets[d + 1]
             while i < end:
                 b0 = np.int64(data[i])
-                if b0 < 0x80:
-                    cp, n = b0, 1
-                elif b0 < 0xE0:
+                if b0 < 0x80:  # NOTE: ASCII, most bytes: no combining class, lowercase by arithmetic
+                    i += 1
+                    last_ccc = 0
+                    if flags[b0] & 1:
+                        pending = w > start
+                        continue
+                    if pending:
+                        out[w] = 32
+                        w += 1
+                        pending = False
+                    out[w] = b0 + 32 if 65 <= b0 <= 90 else b0
+                    w += 1
+                    continue
+                if b0 < 0xE0:
                     cp, n = ((b0 & 0x1F) << 6) | (np.int64(data[i + 1]) & 0x3F), 2
                 elif b0 < 0xF0:
                     cp = ((b0 & 0x0F) << 12) | ((np.int64(data[i + 1]) & 0x3F) << 6) | (np.int64(data[i + 2]) & 0x3F)

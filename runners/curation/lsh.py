@@ -36,6 +36,7 @@ import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import combinations
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,7 @@ import numpy as np
 from runners.curation.base import Doc, Removed, StepResult
 from runners.curation.executor import Executor, Summary, Task
 from runners.curation.io import atomic_path, text_of
-from runners.curation.minhash import MinHashConfig, band_keys, shingle_batch, signatures_flat, sorted_unique
+from runners.curation.minhash import MinHashConfig, band_keys, shingle_batch, signatures_flat
 from runners.curation.stage import (
     ShardReader,
     apply_removals,
@@ -66,7 +67,7 @@ class Sketch:
     """What the global reduce needs from one shard: band keys and shingle sets, by position."""
 
     keys: np.ndarray  # (n, bands) uint64
-    shingles: np.ndarray | ShingleFile  # all documents' shingle hashes (in text order, repeats kept), concatenated
+    shingles: np.ndarray | ShingleFile  # each document's shingle set (sorted unique hashes), concatenated
     offsets: np.ndarray  # (n + 1,) int64: document i is shingles[offsets[i]:offsets[i+1]]
     ids: list[str]
 
@@ -100,9 +101,23 @@ def sketch(texts: Sequence[str], ids: Sequence[str], cfg: MinHashConfig, batch: 
 
 
 def sketch_batch(texts: Sequence[str], cfg: MinHashConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(band keys, shingle hashes, offsets) of one batch of texts."""
-    flat, off = shingle_batch(texts, cfg.ngram)
+    """(band keys, shingle sets, offsets) of one batch of texts; each text's set is its sorted
+    unique shingle hashes, made here in the parallel map so that the serial reduce need not."""
+    flat, off = shingle_sets(*shingle_batch(texts, cfg.ngram))
     return band_keys(signatures_flat(flat, off, cfg.num_perm, cfg.seed), cfg.bands, cfg.rows), flat, off
+
+
+def shingle_sets(flat: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each document's shingles sorted and without repeats, in one sort for the whole batch."""
+    doc = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+    order = np.lexsort((flat, doc))
+    flat, doc = flat[order], doc[order]
+    keep = np.ones(len(flat), dtype=bool)
+    keep[1:] = (flat[1:] != flat[:-1]) | (doc[1:] != doc[:-1])
+    counts = np.bincount(doc[keep], minlength=len(offsets) - 1)
+    out = np.zeros(len(offsets), dtype=np.int64)
+    np.cumsum(counts, out=out[1:])
+    return flat[keep], out
 
 
 def bucket_links(keys: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -176,7 +191,7 @@ def minhash_reduce(
         s = int(shard_of[g])
         p = g - int(starts[s])
         sk = sketches[s]
-        return sorted_unique(sk.shingles[sk.offsets[p] : sk.offsets[p + 1]])
+        return sk.shingles[sk.offsets[p] : sk.offsets[p + 1]]
 
     links = bucket_links(keys, valid)
     candidates = UnionFind(n)
@@ -184,6 +199,8 @@ def minhash_reduce(
     clusters = candidates.components()
 
     verified = UnionFind(n)
+    # NOTE: numba costs ~0.3 s to import: worth it for many candidate pairs, not for a small file
+    merge = _merge_count() if len(links) >= 1000 else None
     compared = linked = oversized = recheck_links = 0
     for members in clusters:
         sets = ClusterSets(shingles_of)
@@ -205,7 +222,7 @@ def minhash_reduce(
             if min(len(a), len(b)) < cfg.threshold * max(len(a), len(b)):
                 continue  # NOTE: J <= min/max, so this pair cannot reach the threshold
             compared += 1
-            inter = _shared(a, b)
+            inter = _shared(a, b, merge)
             if inter / (len(a) + len(b) - inter) >= cfg.threshold:
                 linked += 1
                 verified.union(x, y)
@@ -237,15 +254,42 @@ def minhash_reduce(
     return removals, stats
 
 
-def _shared(a: np.ndarray, b: np.ndarray) -> int:
-    """How many values two sorted unique arrays share."""
+def _shared(a: np.ndarray, b: np.ndarray, merge: Any) -> int:
+    """How many values two sorted unique arrays share: by the compiled merge when given, else by
+    binary search."""
     if len(a) > len(b):
         a, b = b, a
     if not len(a):
         return 0
+    if merge is not None:
+        return int(merge(a, b))
     at = np.searchsorted(b, a)
     np.minimum(at, len(b) - 1, out=at)
     return int(np.count_nonzero(b[at] == a))
+
+
+@lru_cache(maxsize=1)
+def _merge_count() -> Any:
+    try:
+        import numba
+    except ImportError:
+        return None
+
+    @numba.njit(cache=True, nogil=True)
+    def merge(a, b):  # pragma: no cover - compiled
+        i = j = n = 0
+        while i < a.shape[0] and j < b.shape[0]:
+            if a[i] < b[j]:
+                i += 1
+            elif a[i] > b[j]:
+                j += 1
+            else:
+                n += 1
+                i += 1
+                j += 1
+        return n
+
+    return merge
 
 
 def minhash_dedup(

@@ -165,3 +165,16 @@ def test_oversized_cluster_raises_the_alarm_and_stays_precise() -> None:
     by_id = {d["id"]: d["text"] for d in docs}
     for r in result.removed:
         assert jaccard(shingle_hashes(by_id[r.id]), shingle_hashes(by_id[r.detail])) >= 0.7
+
+
+def test_shared_count_by_merge_equals_binary_search() -> None:
+    from runners.curation.lsh import _merge_count, _shared
+
+    rng = np.random.default_rng(0)
+    merge = _merge_count()
+    assert merge is not None, "numba is part of the curate extra"
+    for size in (0, 1, 7, 1000):
+        a = np.unique(rng.integers(0, 3 * size + 2, size=size, dtype=np.uint64))
+        b = np.unique(rng.integers(0, 3 * size + 2, size=size + 3, dtype=np.uint64))
+        expected = len(np.intersect1d(a, b))
+        assert _shared(a, b, merge) == _shared(a, b, None) == expected
