@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from runners.curation.jit import njit
+
 SPACE, PYTHON = 1, 2  # flag bits per character: whitespace; the text needs the Python definition
 LIMIT = 0x20000  # the tables cover the BMP and the plane of emoji and mathematical letters
 
@@ -94,12 +96,11 @@ def _build_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 @lru_cache(maxsize=1)
 def compiled() -> Any:
     """The numba kernel, compiled once (cached on disk), or None without numba."""
-    try:
-        import numba
-    except ImportError:
+    jit = njit()
+    if jit is None:
         return None
 
-    @numba.njit(cache=True, nogil=True)
+    @jit
     def kernel(data, offsets, lower, flags, ccc, out, spans, slow):  # pragma: no cover - compiled
         limit = lower.shape[0]
         w = 0

@@ -46,6 +46,7 @@ import numpy as np
 from runners.curation.base import Doc, Removed, StepResult
 from runners.curation.executor import Executor, Summary, Task
 from runners.curation.io import atomic_path, text_of
+from runners.curation.jit import njit
 from runners.curation.minhash import MinHashConfig, band_keys, shingle_batch, signatures_flat
 from runners.curation.stage import (
     ShardReader,
@@ -270,12 +271,11 @@ def _shared(a: np.ndarray, b: np.ndarray, merge: Any) -> int:
 
 @lru_cache(maxsize=1)
 def _merge_count() -> Any:
-    try:
-        import numba
-    except ImportError:
+    jit = njit()
+    if jit is None:
         return None
 
-    @numba.njit(cache=True, nogil=True)
+    @jit
     def merge(a, b):  # pragma: no cover - compiled
         i = j = n = 0
         while i < a.shape[0] and j < b.shape[0]:

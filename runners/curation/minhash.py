@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from runners.curation.jit import njit
 from runners.curation.shingles import C, shingle_batch
 
 MERSENNE = np.uint64((1 << 61) - 1)
@@ -201,12 +202,11 @@ def _numpy_kernel(
 
 @lru_cache(maxsize=1)
 def _numba_kernel() -> Any:
-    try:
-        import numba
-    except ImportError:
+    jit = njit()
+    if jit is None:
         return None
 
-    @numba.njit(cache=True, nogil=True)
+    @jit
     def kernel(flat, offsets, a, b, out):  # pragma: no cover - compiled
         p = np.uint64((1 << 61) - 1)
         k = a.shape[0]

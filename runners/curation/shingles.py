@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from runners.curation.jit import njit
 from runners.curation.normalize import folded
 from runners.curation.texthash import BYTE_BASE, mix, word_hashes_of_bytes
 
@@ -77,12 +78,11 @@ def _numpy(data: list[bytes], ngram: int) -> tuple[np.ndarray, np.ndarray]:
 @lru_cache(maxsize=1)
 def compiled() -> Any:
     """The numba kernel (compiled once, cached on disk), or None without numba."""
-    try:
-        import numba
-    except ImportError:
+    jit = njit()
+    if jit is None:
         return None
 
-    @numba.njit(cache=True, nogil=True)
+    @jit
     def finish(h):  # pragma: no cover - compiled
         h ^= h >> np.uint64(30)
         h *= np.uint64(0xBF58476D1CE4E5B9)
@@ -90,7 +90,7 @@ def compiled() -> Any:
         h *= np.uint64(0x94D049BB133111EB)
         return h ^ (h >> np.uint64(31))
 
-    @numba.njit(cache=True, nogil=True)
+    @jit
     def kernel(buf, offsets, n, base, flat, counts):  # pragma: no cover - compiled
         c = np.uint64(0x9E3779B97F4A7C15)
         ring = np.zeros(n, dtype=np.uint64)  # the last n word hashes of the text
