@@ -2,7 +2,7 @@
 from the same starting stage, scored on held-out math problems.
 
     python benchmarks/rlvr_acceptance.py --start runs/sft-XXXX --stage stages/rlvr-YYYY.json \\
-        [--seeds 1 2 3] [--parallel 6] [--threads 1]
+        [--seeds 1 2 3] [--steps 80] [--parallel 6] [--threads 1]
 
 `--stage` is a compiled RLVR stage config (the tiny spec's, e.g. its `no_dpo` variant, which starts
 from sft). For every seed it runs that exact stage twice with `python -m runners.rlvr` (the command
@@ -28,8 +28,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 OUT = ROOT / "runs" / "rlvr-acceptance"
 
 
-def _config(stage: dict, start: str, seed: int, arm: str, threads: int) -> Path:
+def _config(stage: dict, start: str, seed: int, arm: str, threads: int, steps: int | None) -> Path:
     cfg = {**stage, "init_from": start, "seed": seed, "stage_id": f"{arm}-s{seed}", "output": str(OUT / f"{arm}-s{seed}")}
+    if steps is not None:
+        cfg["steps"] = steps
     if arm == "random":
         cfg["rewards"] = ["random"]
     path = OUT / "configs" / f"{arm}-s{seed}.json"
@@ -45,11 +47,12 @@ def main() -> int:
     ap.add_argument("--start", required=True, help="the stage RL starts from (a folder with hf/)")
     ap.add_argument("--stage", required=True, help="a compiled rlvr stage config")
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    ap.add_argument("--steps", type=int, help="RL steps (default: the stage's own)")
     ap.add_argument("--parallel", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     stage = json.loads(Path(args.stage).read_text())
-    jobs = [_config(stage, args.start, s, arm, args.threads) for s in args.seeds for arm in ("rlvr", "random")]
+    jobs = [_config(stage, args.start, s, arm, args.threads, args.steps) for s in args.seeds for arm in ("rlvr", "random")]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     running: list[tuple[subprocess.Popen, Path, float]] = []
     walls: dict[str, float] = {}
