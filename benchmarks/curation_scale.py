@@ -19,7 +19,8 @@ parts, stats) in a fresh process; wall time and peak RSS (the largest process of
   5-gram shingles, exact-Jaccard verification of candidates, union-find); goal: ours >= 5x;
 - datatrove 0.10's equivalent (exact: `ExactDedupSignature`/`ExactFindDedups`/`ExactDedupFilter`;
   MinHash: its 4-stage `Minhash*` pipeline), when `--datatrove` names a Python that has it
-  (install it in its own venv: `python -m venv /tmp/dt && /tmp/dt/bin/pip install 'datatrove[io]==0.10.*'`).
+  (install it in its own venv: `python -m venv /tmp/dt && /tmp/dt/bin/pip install 'datatrove[io]==0.10.*' regex
+  tokenizers`; its dedup module imports both).
 
 Also: peak memory on `--mb` and on `--big-mb` (exact and decontamination must differ by < 20%),
 and 2 workers vs 1 (goal: >= 1.7x on 2 quiet cores). Results go to `--cache`/results.json and a
