@@ -6,12 +6,12 @@ never character n-grams, which link unrelated documents through shared boilerpla
 
 Hashing, in three steps over a whole batch of documents:
 
-1. each word -> a 64-bit polynomial hash of its UTF-8 bytes (`runners.curation.shingles`);
+1. each word -> xxh3_64 of its UTF-8 bytes (one C call per word; `runners.curation.shingles`);
 2. each n-gram -> a 64-bit hash combining its n word hashes in order (`h = (h * C) ^ w`, then the
    splitmix64 finalizer). It depends on the n-gram's words alone, so it is a hash of the n-gram's
    text (distinct n-grams collide with probability ~2^-64), without building and hashing one
-   Python string per shingle, which is where datasketch spends its time. Steps 1 and 2 run in one
-   compiled pass over the folded bytes for big batches, in numpy for small ones (same values);
+   Python string per shingle, which is where datasketch spends its time. Step 2 runs in a few numpy
+   passes over a whole batch;
 3. permutation i maps a shingle hash h to `(a_i*h + b_i) mod 2^64`, reduced modulo the Mersenne
    prime 2^61-1 with `(y & p) + (y >> 61)` (datatrove computes the same family with numpy's
    wrapping uint64 arithmetic); the signature is the per-permutation minimum over the shingles.

@@ -40,20 +40,6 @@ def test_shingles_are_word_ngrams() -> None:
     assert not np.array_equal(shingle_hashes("a b c d e f", 5), shingle_hashes("b a c d e f", 5))
 
 
-def test_the_compiled_shingler_gives_the_numpy_values() -> None:
-    from runners.curation.shingles import KERNEL_MIN_BYTES, shingle_batch
-
-    odd = ["", " ", "a", "a b", "a b c d", "a b c d e", "Café NAÏVE 1999 co-op", "日本語 テキスト", "x" * 5000,
-           "one, two; THREE four five six", "\u00a0\u2003 tab\tsep", "ﬁne ½ e\u0301cole"]
-    texts = list(real_documents()[:300]) + odd
-    while sum(len(t) for t in texts) < KERNEL_MIN_BYTES:  # big enough for the compiled path
-        texts += texts
-    for n in (1, 3, 5):
-        compiled, plain = shingle_batch(texts, n), shingle_batch(texts, n, use_numba=False)
-        assert (compiled[1] == plain[1]).all() and (compiled[0] == plain[0]).all()
-        assert compiled[1][-1] > len(texts)  # most texts have many shingles
-
-
 def test_numba_and_numpy_kernels_agree() -> None:
     sh = [shingle_hashes(t) for t in real_documents()[:200]] + [np.empty(0, np.uint64)]
     a = signatures(sh, 128, seed=3)
