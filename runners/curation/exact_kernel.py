@@ -114,43 +114,37 @@ def compiled() -> Any:
                 if b0 < 0x80:  # NOTE: ASCII, most bytes: no combining class, lowercase by arithmetic
                     i += 1
                     last_ccc = 0
-                    if flags[b0] & 1:
-                        pending = w > start
-                        continue
-                    if pending:
-                        out[w] = 32
-                        w += 1
-                        pending = False
-                    out[w] = b0 + 32 if 65 <= b0 <= 90 else b0
-                    w += 1
-                    continue
-                if b0 < 0xE0:
-                    cp, n = ((b0 & 0x1F) << 6) | (np.int64(data[i + 1]) & 0x3F), 2
-                elif b0 < 0xF0:
-                    cp = ((b0 & 0x0F) << 12) | ((np.int64(data[i + 1]) & 0x3F) << 6) | (np.int64(data[i + 2]) & 0x3F)
-                    n = 3
+                    space = flags[b0] & 1
+                    c = b0 + 32 if 65 <= b0 <= 90 else b0
                 else:
-                    cp = (((b0 & 0x07) << 18) | ((np.int64(data[i + 1]) & 0x3F) << 12)
-                          | ((np.int64(data[i + 2]) & 0x3F) << 6) | (np.int64(data[i + 3]) & 0x3F))
-                    n = 4
-                i += n
-                if cp >= limit or flags[cp] & 2:
-                    slow[d] = True
-                    break
-                f = flags[cp]
-                k = ccc[cp]
-                if k != 0 and last_ccc > k:  # NOTE: marks out of canonical order: NFC reorders them
-                    slow[d] = True
-                    break
-                last_ccc = k
-                if f & 1:
+                    if b0 < 0xE0:
+                        cp, n = ((b0 & 0x1F) << 6) | (np.int64(data[i + 1]) & 0x3F), 2
+                    elif b0 < 0xF0:
+                        cp = (((b0 & 0x0F) << 12) | ((np.int64(data[i + 1]) & 0x3F) << 6)
+                              | (np.int64(data[i + 2]) & 0x3F))
+                        n = 3
+                    else:
+                        cp = (((b0 & 0x07) << 18) | ((np.int64(data[i + 1]) & 0x3F) << 12)
+                              | ((np.int64(data[i + 2]) & 0x3F) << 6) | (np.int64(data[i + 3]) & 0x3F))
+                        n = 4
+                    i += n
+                    if cp >= limit or flags[cp] & 2:
+                        slow[d] = True
+                        break
+                    k = ccc[cp]
+                    if k != 0 and last_ccc > k:  # NOTE: marks out of canonical order: NFC reorders them
+                        slow[d] = True
+                        break
+                    last_ccc = k
+                    space = flags[cp] & 1
+                    c = lower[cp]
+                if space:
                     pending = w > start
                     continue
                 if pending:
                     out[w] = 32
                     w += 1
                     pending = False
-                c = lower[cp]
                 if c < 0x80:
                     out[w] = c
                     w += 1

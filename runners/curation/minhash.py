@@ -4,14 +4,17 @@ Shingles are word n-grams (default 5) over `normalize.words` (datatrove-style no
 never character n-grams, which link unrelated documents through shared boilerplate (a character
 5-gram + transitive-closure run produced one 859k-document cluster in marin#6854).
 
-Hashing, in three steps over a whole batch of documents:
+Hashing, in three vectorized steps:
 
-1. each word -> xxh3_64 of its UTF-8 bytes (one C call per word; `runners.curation.shingles`);
+1. each word -> xxh3_64 of its UTF-8 bytes (one C call per word). The word hash decides which
+   documents LSH draws as candidates, so changing it changes every MinHash result: a compiled
+   polynomial word hash (4x faster shingling) kept 1,337 instead of 1,339 of the tiny spec's web
+   documents, and the demo's SFT model trained on that data came out far weaker at arithmetic;
 2. each n-gram -> a 64-bit hash combining its n word hashes in order (`h = (h * C) ^ w`, then the
-   splitmix64 finalizer). It depends on the n-gram's words alone, so it is a hash of the n-gram's
-   text (distinct n-grams collide with probability ~2^-64), without building and hashing one
-   Python string per shingle, which is where datasketch spends its time. Step 2 runs in a few numpy
-   passes over a whole batch;
+   splitmix64 finalizer), in a few numpy passes over a whole batch of documents. It depends on the
+   n-gram's words alone, so it is a hash of the n-gram's text (distinct n-grams collide with
+   probability ~2^-64), without building and hashing one Python string per shingle, which is
+   where datasketch spends its time;
 3. permutation i maps a shingle hash h to `(a_i*h + b_i) mod 2^64`, reduced modulo the Mersenne
    prime 2^61-1 with `(y & p) + (y >> 61)` (datatrove computes the same family with numpy's
    wrapping uint64 arithmetic); the signature is the per-permutation minimum over the shingles.
@@ -27,18 +30,22 @@ Step 3 (shingles x permutations per document) runs in a numba kernel when numba 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 from typing import Any
 
 import numpy as np
+import xxhash
 
 from runners.curation.jit import njit
-from runners.curation.shingles import C, shingle_batch
+from runners.curation.normalize import words
 
 MERSENNE = np.uint64((1 << 61) - 1)
 EMPTY = np.uint64(0xFFFFFFFFFFFFFFFF)  # the signature value of a document without shingles
 OLMO3_BANDS, OLMO3_ROWS = 26, 11
+_C = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit constant (golden ratio) for order-aware combining
 _NUMBA_MIN_WORK = 2_000_000  # shingles x permutations below which numpy is faster than importing numba
 
 
@@ -124,6 +131,47 @@ def _fmix64(x: np.ndarray) -> np.ndarray:
     x *= np.uint64(0x94D049BB133111EB)
     x ^= x >> np.uint64(31)
     return x
+
+
+def shingle_batch(texts: Sequence[str], ngram: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """The word n-gram hashes of many texts at once: (flat uint64 array, offsets), text i's being
+    `flat[offsets[i]:offsets[i+1]]`, in text order, repeats included. A text shorter than n words
+    is one shingle (all its words); an empty text has none.
+
+    Batching is what makes this fast: one xxh3 call per word, then a handful of numpy passes over
+    all the texts' word hashes instead of a handful per text.
+    """
+    per_text = [words(t) for t in texts]
+    lengths = np.fromiter(map(len, per_text), dtype=np.int64, count=len(per_text))
+    word_start = np.zeros(len(per_text) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=word_start[1:])
+    total = int(word_start[-1])
+    wh = np.fromiter(
+        map(xxhash.xxh3_64_intdigest, chain.from_iterable(per_text)), dtype=np.uint64, count=total
+    )
+    counts = np.where(lengths >= ngram, lengths - ngram + 1, (lengths > 0).astype(np.int64))
+    offsets = np.zeros(len(per_text) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    # NOTE: h[i] combines words i .. i+n-1 across text boundaries; only starts whose n-gram lies
+    # inside one text are picked below, and short texts are recombined on their own.
+    h = wh.copy()
+    for k in range(1, ngram):
+        if total > k:
+            h[: total - k] *= _C
+            h[: total - k] ^= wh[k:]
+    pick = np.arange(int(offsets[-1]), dtype=np.int64) + np.repeat(word_start[:-1] - offsets[:-1], counts)
+    flat = h[pick]
+    for i in np.flatnonzero((lengths > 0) & (lengths < ngram)).tolist():
+        flat[offsets[i]] = _combine(wh[word_start[i] : word_start[i + 1]])
+    return _fmix64(flat), offsets
+
+
+def _combine(hashes: np.ndarray) -> np.uint64:
+    h = hashes[:1].copy()
+    for w in hashes[1:]:
+        h *= _C
+        h ^= w
+    return h[0]
 
 
 def shingle_hashes(text: str, ngram: int = 5) -> np.ndarray:
@@ -231,7 +279,7 @@ def band_keys(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
     for j in range(bands):
         h = np.full(len(sigs), np.uint64(j), dtype=np.uint64)
         for c in range(j * rows, (j + 1) * rows):
-            h *= C
+            h *= _C
             h ^= sigs[:, c]
             h = _fmix64(h)
         keys[:, j] = h

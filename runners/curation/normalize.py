@@ -73,13 +73,8 @@ def _fold(match: re.Match[str]) -> str:
 
 def words(text: str) -> list[bytes]:
     """MinHash words of `text` (see the module docstring), as UTF-8 bytes."""
-    return folded(text).split()
-
-
-def folded(text: str) -> bytes:
-    """`text` as UTF-8 with every separator made a space: its words are the runs of other bytes."""
     if text.isascii():
-        return text.encode("ascii").translate(_ASCII_TABLE)
+        return text.encode("ascii").translate(_ASCII_TABLE).split()
     # NOTE: only the runs of non-ASCII characters go through the slow Unicode steps; ASCII text
     # around them takes the byte table, which leaves the (already folded) UTF-8 bytes alone.
-    return _NON_ASCII_RUN.sub(_fold, text).encode("utf-8").translate(_MIXED_TABLE)
+    return _NON_ASCII_RUN.sub(_fold, text).encode("utf-8").translate(_MIXED_TABLE).split()

@@ -22,7 +22,7 @@ BYTE_BASE = 0x100000001B3
 WORD_BASE = 0x9E3779B97F4A7C15
 
 
-def mix(h: np.ndarray) -> np.ndarray:
+def _mix(h: np.ndarray) -> np.ndarray:
     """splitmix64 finalizer: spreads the weak low bits of a polynomial hash over all 64 bits."""
     h = h ^ (h >> U64(30))
     h = h * U64(0xBF58476D1CE4E5B9)
@@ -67,11 +67,7 @@ def word_hashes(normalized: Sequence[str], solo: bytes = b"") -> Words:
     Bytes listed in `solo` (ASCII punctuation, say) are words of their own even when not spaced out,
     so "end.|Home" is the words "end", ".", "|", "home" without rewriting the text first.
     """
-    return word_hashes_of_bytes([s.encode("utf-8") for s in normalized], solo)
-
-
-def word_hashes_of_bytes(encoded: Sequence[bytes], solo: bytes = b"") -> Words:
-    """`word_hashes` of texts already encoded as UTF-8."""
+    encoded = [s.encode("utf-8") for s in normalized]
     # NOTE: text t occupies buf[byte_start[t] : byte_start[t] + len]; a space before and after every
     # text means no word crosses texts and every word has a space on both sides.
     buf = np.frombuffer(b" " + b" ".join(encoded) + b" ", dtype=np.uint8)
@@ -96,7 +92,7 @@ def word_hashes_of_bytes(encoded: Sequence[bytes], solo: bytes = b"") -> Words:
         # collide because the word length is mixed in below.
         np.cumsum(np.multiply(buf, fwd[: len(buf)], dtype=U64), out=prefix[1:])
         raw = (prefix[ends] - prefix[starts]) * bwd[starts]
-        hashes = mix(raw ^ (ends - starts).astype(U64))
+        hashes = _mix(raw ^ (ends - starts).astype(U64))
     return Words(hashes, doc_start)
 
 
@@ -110,7 +106,7 @@ def ngram_hashes(words: Words, n: int) -> tuple[np.ndarray, np.ndarray]:
     with np.errstate(over="ignore"):
         prefix = np.zeros(len(w) + 1, dtype=U64)
         np.cumsum(w * fwd[: len(w)], dtype=U64, out=prefix[1:])
-        grams = mix((prefix[n:] - prefix[:m]) * bwd[:m] + U64(n))
+        grams = _mix((prefix[n:] - prefix[:m]) * bwd[:m] + U64(n))
     doc_of_word = np.repeat(np.arange(len(words.doc_start) - 1), np.diff(words.doc_start))
     inside = doc_of_word[:m] == doc_of_word[n - 1 :]
     return grams[inside], doc_of_word[:m][inside]
