@@ -42,7 +42,7 @@ def test_eval_settings_reach_the_stage_config_and_runtime_stays_out_of_the_ident
     assert ruler.config["batch"] == 32 and ruler.config["model"].endswith("/hf")
 
     def edit(s: str) -> str:
-        s = s.replace("temperature = 0.6  top_p = 0.95 }", "temperature = 0.7  top_p = 90%  max_response = 48 tokens }")
+        s = s.replace("metric = exact_match }", "metric = exact_match  temperature = 0.7  top_p = 90%  max_response = 48 tokens }", 1)
         s = s.replace(CHAT,
                       "eval chat after [sft, dpo, rlvr] {\n  tasks = [math, ifeval]  contamination = check  batch = 4\n"
                       "  runtime { device = cpu  threads = 1 }\n}")
