@@ -6,10 +6,11 @@ never character n-grams, which link unrelated documents through shared boilerpla
 
 Hashing, in three vectorized steps:
 
-1. each word -> xxh3_64 of its UTF-8 bytes (one C call per word). The word hash decides which
-   documents LSH draws as candidates, so changing it changes every MinHash result: a compiled
-   polynomial word hash (4x faster shingling) kept 1,337 instead of 1,339 of the tiny spec's web
-   documents, and the demo's SFT model trained on that data came out far weaker at arithmetic;
+1. each word -> xxh3_64 of its UTF-8 bytes: for a large batch, XXH3 itself compiled
+   (`runners.curation.word_hash`, the library's values bit for bit), else one library call per
+   word. The word hash decides which documents LSH draws as candidates, so changing it changes
+   every MinHash result: a compiled polynomial word hash kept 1,337 instead of 1,339 of the tiny
+   spec's web documents, and the demo's SFT model trained on that data came out far weaker;
 2. each n-gram -> a 64-bit hash combining its n word hashes in order (`h = (h * C) ^ w`, then the
    splitmix64 finalizer), in a few numpy passes over a whole batch of documents. It depends on the
    n-gram's words alone, so it is a hash of the n-gram's text (distinct n-grams collide with
@@ -30,6 +31,7 @@ Step 3 (shingles x permutations per document) runs in a numba kernel when numba 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -40,7 +42,7 @@ import numpy as np
 import xxhash
 
 from runners.curation.jit import njit
-from runners.curation.normalize import words
+from runners.curation.normalize import word_bytes
 
 MERSENNE = np.uint64((1 << 61) - 1)
 EMPTY = np.uint64(0xFFFFFFFFFFFFFFFF)  # the signature value of a document without shingles
@@ -138,19 +140,16 @@ def shingle_batch(texts: Sequence[str], ngram: int = 5) -> tuple[np.ndarray, np.
     `flat[offsets[i]:offsets[i+1]]`, in text order, repeats included. A text shorter than n words
     is one shingle (all its words); an empty text has none.
 
-    Batching is what makes this fast: one xxh3 call per word, then a handful of numpy passes over
-    all the texts' word hashes instead of a handful per text.
+    Batching is what makes this fast: every word hashed in one compiled pass (one library call per
+    word for a small batch), then a handful of numpy passes over all the texts' word hashes
+    instead of a handful per text.
     """
-    per_text = [words(t) for t in texts]
-    lengths = np.fromiter(map(len, per_text), dtype=np.int64, count=len(per_text))
-    word_start = np.zeros(len(per_text) + 1, dtype=np.int64)
+    wh, lengths = word_hashes(texts)
+    word_start = np.zeros(len(texts) + 1, dtype=np.int64)
     np.cumsum(lengths, out=word_start[1:])
     total = int(word_start[-1])
-    wh = np.fromiter(
-        map(xxhash.xxh3_64_intdigest, chain.from_iterable(per_text)), dtype=np.uint64, count=total
-    )
     counts = np.where(lengths >= ngram, lengths - ngram + 1, (lengths > 0).astype(np.int64))
-    offsets = np.zeros(len(per_text) + 1, dtype=np.int64)
+    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
     # NOTE: h[i] combines words i .. i+n-1 across text boundaries; only starts whose n-gram lies
     # inside one text are picked below, and short texts are recombined on their own.
@@ -164,6 +163,40 @@ def shingle_batch(texts: Sequence[str], ngram: int = 5) -> tuple[np.ndarray, np.
     for i in np.flatnonzero((lengths > 0) & (lengths < ngram)).tolist():
         flat[offsets[i]] = _combine(wh[word_start[i] : word_start[i + 1]])
     return _fmix64(flat), offsets
+
+
+# NOTE: below this many bytes (until a bigger batch has loaded it) words take the library's hash:
+# importing numba and loading the kernel (~0.3 s) costs more than it saves on a small file
+_KERNEL_MIN_BYTES = 1 << 20
+
+
+def word_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(xxh3_64 of every word of every text, in order; words per text). A batch of at least
+    _KERNEL_MIN_BYTES, or any batch once the kernel is loaded, hashes in the compiled kernel."""
+    folded = [word_bytes(t) for t in texts]
+    size = sum(map(len, folded))
+    if _kernel_loaded() or size >= _KERNEL_MIN_BYTES:
+        from runners.curation.word_hash import word_hashes as compiled
+
+        starts = np.zeros(len(folded) + 1, dtype=np.int64)
+        np.cumsum(np.fromiter(map(len, folded), dtype=np.int64, count=len(folded)), out=starts[1:])
+        buf = np.frombuffer(b"".join(folded), dtype=np.uint8)
+        done = compiled(buf, starts)
+        if done is not None:
+            wh, lengths, long_words = done
+            for at, lo, n in long_words.tolist():
+                wh[at] = xxhash.xxh3_64_intdigest(buf[lo : lo + n].tobytes())
+            return wh, lengths
+    per_text = [f.split() for f in folded]
+    lengths = np.fromiter(map(len, per_text), dtype=np.int64, count=len(per_text))
+    wh = np.fromiter(map(xxhash.xxh3_64_intdigest, chain.from_iterable(per_text)), dtype=np.uint64,
+                     count=int(lengths.sum()))
+    return wh, lengths
+
+
+def _kernel_loaded() -> bool:
+    module = sys.modules.get("runners.curation.word_hash")
+    return module is not None and module._kernel.cache_info().currsize > 0
 
 
 def _combine(hashes: np.ndarray) -> np.uint64:

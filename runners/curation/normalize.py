@@ -66,15 +66,36 @@ class _CombiningMarks(dict):
 _COMBINING_MARKS = _CombiningMarks()
 
 
+class _Folded(dict):
+    """Each run of non-ASCII characters, folded once: the same few runs ("é", "—", box-drawing
+    lines) come back in nearly every non-ASCII document. Emptied when it reaches `LIMIT` runs."""
+
+    LIMIT = 1 << 16
+
+    def __missing__(self, run: str) -> str:
+        if len(self) >= self.LIMIT:
+            self.clear()
+        text = unicodedata.normalize("NFKD", run).translate(_COMBINING_MARKS).lower()
+        value = self[run] = _NON_WORD_RUNS.sub(" ", _DIGIT.sub("0", text))
+        return value
+
+
+_FOLDED = _Folded()
+
+
 def _fold(match: re.Match[str]) -> str:
-    text = unicodedata.normalize("NFKD", match.group()).translate(_COMBINING_MARKS).lower()
-    return _NON_WORD_RUNS.sub(" ", _DIGIT.sub("0", text))
+    return _FOLDED[match.group()]
 
 
 def words(text: str) -> list[bytes]:
     """MinHash words of `text` (see the module docstring), as UTF-8 bytes."""
+    return word_bytes(text).split()
+
+
+def word_bytes(text: str) -> bytes:
+    """`words(text)` before the split: the folded UTF-8 bytes, words separated by ASCII whitespace."""
     if text.isascii():
-        return text.encode("ascii").translate(_ASCII_TABLE).split()
+        return text.encode("ascii").translate(_ASCII_TABLE)
     # NOTE: only the runs of non-ASCII characters go through the slow Unicode steps; ASCII text
     # around them takes the byte table, which leaves the (already folded) UTF-8 bytes alone.
-    return _NON_ASCII_RUN.sub(_fold, text).encode("utf-8").translate(_MIXED_TABLE).split()
+    return _NON_ASCII_RUN.sub(_fold, text).encode("utf-8").translate(_MIXED_TABLE)
