@@ -157,7 +157,7 @@ def rlvr_node(b, st: S.Stage, prev: Node | None) -> Node:
         "max_refills": r.refills, "retire_above": r.retire,
     }
     node = make_node("rlvr", st.name, sem, _uniq(([prev] if prev else []) + tok_nodes + p_ups), inputs=p_deps,
-                     outs=["hf", "checkpoints"], metrics=["metrics.json"], plots=["plots/train.csv"])
+                     outs=["hf", "checkpoints", "rejects.jsonl"], metrics=["metrics.json"], plots=["plots/train.csv"])
     node.runtime = _runtime(st.runtime)
     RlvrConfig.model_validate({**sem, "stage_id": node.id, "output": node.out_dir, "runtime": node.runtime})
     # Learner tokens: every sampled completion at its maximum length (an upper bound).

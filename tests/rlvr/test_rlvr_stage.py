@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 DVC = str(Path(sys.executable).with_name("dvc"))
@@ -144,6 +145,9 @@ def test_rejects_name_the_bad_prompt_records(repo):
     rejects = [json.loads(x) for x in (repo / cfg["output"] / "rejects.jsonl").read_text().splitlines()]
     assert {r["id"] for r in rejects} == {"bad1", "bad2"}
     assert any("shout" in r["reason"] for r in rejects) and any("answer" in r["reason"] for r in rejects)
+    # a declared output: it is cached and published with the stage, not left behind in runs/
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"][cfg["stage_id"]]
+    assert f"{cfg['output']}/rejects.jsonl" in {o["path"] for o in lock["outs"]}
 
 
 @pytest.mark.slow
