@@ -186,6 +186,6 @@ def test_estimates_from_receipts_labels_kinds_and_flops(tmp_path):
     assert est.seconds("man-1") is None and est.remaining(["tok-1", "man-1"]) == (2.0, 1)
     est.finished("tok-1", 3.0, 2.0)  # 1 s of start-up and hashing beyond the runner's own time
     assert est.seconds("tok-1") == 3.0 and est.seconds("pre-1") == 11.0
-    assert est.seconds("man-1") == 3.0  # nothing like it: the mean so far
+    assert est.seconds("man-1") is None  # nothing like it has run: not estimated, not guessed
     est.finished("pre-1", 20.0, 18.0)
     assert est.seconds("mid-1") == 10.0  # same kind, half the FLOPs of the measured pretrain
