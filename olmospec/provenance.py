@@ -69,10 +69,19 @@ def provenance(cfg: dict[str, Any], root: Path) -> dict[str, Any]:
         "spec": spec, "spec_sha256": spec_hash,
         "stages": ids,
         "dvc_lock": {i: _out_hashes(lock[i]) for i in ids if i in lock},
-        "data_manifests": {k: min(v.values())[:12] if v else "" for k, v in manifests.items()},
+        "data_manifests": {k: _manifest_hash(v) for k, v in manifests.items()},
         "libraries": {k: sorted(v) for k, v in sorted(libraries.items())},
         "hardware": sorted(h for h in hosts if h), "backends": sorted(devices),
     }
+
+
+def _manifest_hash(outs: dict[str, str]) -> str:
+    """The hash of a manifest stage's manifest.json: what the data was. Its receipt times the run, so
+    a hash chosen among all the stage's outputs changed from one run of the same data to the next."""
+    for path, md5 in sorted(outs.items()):
+        if path.endswith("/manifest.json"):
+            return md5[:12]
+    return ""
 
 
 def _json(path: Path) -> dict | None:
