@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ import xxhash
 from runners.curation.base import Doc, Removed, StepResult
 from runners.curation.executor import Executor, Summary, Task
 from runners.curation.io import atomic_path, text_of
+from runners.curation.jit import KERNEL_MIN_BYTES, loaded
 from runners.curation.normalize import normalize_exact
 from runners.curation.stage import (
     ShardReader,
@@ -49,10 +49,6 @@ REASON = "exact_duplicate"
 
 
 _BATCH = 8192
-# NOTE: below this many bytes (and until a bigger batch has loaded it) a call takes the Python
-# definition: importing numba and loading the compiled kernel (~0.3 s) costs more than it saves on
-# a small file, which must start fast
-_KERNEL_MIN_BYTES = 1 << 20
 
 
 def text_digests(texts: Sequence[str], *, fast: bool = True) -> np.ndarray:
@@ -63,7 +59,7 @@ def text_digests(texts: Sequence[str], *, fast: bool = True) -> np.ndarray:
     texts the kernel cannot decide take it (a test pins both).
     """
     kernel = None
-    if fast and (_kernel_loaded() or sum(map(len, texts)) >= _KERNEL_MIN_BYTES):
+    if fast and (_kernel_loaded() or sum(map(len, texts)) >= KERNEL_MIN_BYTES):
         from runners.curation.exact_kernel import compiled
 
         kernel = compiled()
@@ -75,8 +71,7 @@ def text_digests(texts: Sequence[str], *, fast: bool = True) -> np.ndarray:
 
 
 def _kernel_loaded() -> bool:
-    module = sys.modules.get("runners.curation.exact_kernel")
-    return module is not None and module.compiled.cache_info().currsize > 0
+    return loaded("runners.curation.exact_kernel", "compiled")
 
 
 def _digests(batch: Sequence[str], kernel: Any) -> bytes:

@@ -31,7 +31,6 @@ Step 3 (shingles x permutations per document) runs in a numba kernel when numba 
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -41,7 +40,7 @@ from typing import Any
 import numpy as np
 import xxhash
 
-from runners.curation.jit import njit
+from runners.curation.jit import KERNEL_MIN_BYTES, loaded, njit
 from runners.curation.normalize import word_bytes
 
 MERSENNE = np.uint64((1 << 61) - 1)
@@ -165,9 +164,7 @@ def shingle_batch(texts: Sequence[str], ngram: int = 5) -> tuple[np.ndarray, np.
     return _fmix64(flat), offsets
 
 
-# NOTE: below this many bytes (until a bigger batch has loaded it) words take the library's hash:
-# importing numba and loading the kernel (~0.3 s) costs more than it saves on a small file
-_KERNEL_MIN_BYTES = 1 << 20
+_KERNEL_MIN_BYTES = KERNEL_MIN_BYTES
 
 
 def word_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -195,8 +192,7 @@ def word_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _kernel_loaded() -> bool:
-    module = sys.modules.get("runners.curation.word_hash")
-    return module is not None and module._kernel.cache_info().currsize > 0
+    return loaded("runners.curation.word_hash", "_kernel")
 
 
 def _combine(hashes: np.ndarray) -> np.uint64:

@@ -136,7 +136,7 @@ def _kernel() -> Any:
                 j = i
                 while j < end and not (buf[j] == 32 or (buf[j] >= 9 and buf[j] <= 13)):
                     j += 1
-                if j - i <= 128:  # LONGEST
+                if j - i <= LONGEST:
                     out[total] = xxh3(buf, i, j - i)
                 else:
                     out[total] = u(0)
