@@ -43,7 +43,11 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
         return 2
-    equal, differ, common, only_a, only_b = compare(*argv)
+    try:
+        equal, differ, common, only_a, only_b = compare(*argv)
+    except (OSError, yaml.YAMLError, AttributeError, KeyError, TypeError) as e:
+        print(f"error: cannot read a dvc.lock ({' or '.join(argv)}): {e}", file=sys.stderr)
+        return 1
     print(f"stages in both: {common} (only in the first: {only_a}, only in the second: {only_b}); "
           f"outputs equal: {equal}, differing: {len(differ)}")
     for sid, path in differ:

@@ -35,3 +35,8 @@ def test_a_differing_output_is_named(tmp_path):
     r = _run(_lock(tmp_path / "a.lock", "w1"), _lock(tmp_path / "b.lock", "w2"))
     assert r.returncode == 1
     assert "differs: train-1 runs/train-1/hf" in r.stdout and "receipt" not in r.stdout
+
+
+def test_a_missing_lock_file_is_an_error_not_a_traceback(tmp_path):
+    r = _run(_lock(tmp_path / "a.lock", "w1"), tmp_path / "nowhere.lock")
+    assert r.returncode == 1 and "nowhere.lock" in r.stderr and "Traceback" not in r.stderr
