@@ -14,8 +14,12 @@ from olmospec.ir.model import ModelConfig
 SHARE_TOLERANCE = 0.001  # published tables round their shares: Dolma 3's add up to 100.05%
 
 
-def available_tokens(name: str, sources, curations, mixes, manifests: dict[str, int] | None = None) -> int | None:
-    """Tokens a mix entry can supply once: a manifest's count, else the declared size."""
+def available_tokens(name: str, sources, curations, mixes, manifests: dict[str, int] | None = None,
+                     _seen: frozenset[str] = frozenset()) -> int | None:
+    """Tokens a mix entry can supply once: a manifest's count, else the declared size (None when
+    unknown, or when curations read each other in a cycle, which resolve reports)."""
+    if name in _seen:
+        return None
     if manifests and name in manifests:
         return manifests[name]
     if name in sources:
@@ -26,7 +30,7 @@ def available_tokens(name: str, sources, curations, mixes, manifests: dict[str, 
             return c.tokens
         if not c.sources:
             return None
-        sizes = [available_tokens(s, sources, curations, mixes, manifests) for s in c.sources]
+        sizes = [available_tokens(s, sources, curations, mixes, manifests, _seen | {name}) for s in c.sources]
         return None if any(x is None for x in sizes) else sum(sizes)
     return None
 

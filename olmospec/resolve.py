@@ -254,6 +254,9 @@ class _References:
                 self.diags.error(sec.pos, f"curation '{c.name}' needs a source: 'curate {c.name} from SOURCE {{...}}'")
             for s, pos in ref_positions(c.sources, clause.pos if clause else sec.pos, clause.value if clause else None):
                 self.ref(s, pos, "source", "curation")
+            cycle = curation_cycle(c.name, curations)
+            if cycle:
+                self.diags.error(clause.pos if clause else sec.pos, f"curation cycle: {' -> '.join(cycle)}")
             # each name at its own position inside the step's body
             values = {(step_kind(i), a.key): a.value for i in sec.body or () if isinstance(i, ast.Section)
                       for a in i.body or () if isinstance(a, ast.Assign)}
@@ -404,3 +407,18 @@ def _explicit_optimizer_fields(sec: ast.Section) -> set[str]:
 
 
 __all__ = ["Names", "resolve"]
+
+
+def curation_cycle(name: str, curations: dict[str, S.Curate]) -> list[str] | None:
+    """The chain `name -> ... -> name` if curation `name` reads itself through `from`, else None."""
+    def visit(c: str, chain: list[str]) -> list[str] | None:
+        for src in curations[c].sources:
+            if src == name:
+                return chain + [name]
+            if src in curations and src not in chain:
+                found = visit(src, chain + [src])
+                if found:
+                    return found
+        return None
+
+    return visit(name, [name])

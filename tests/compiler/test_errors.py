@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from olmospec.api import load_spec
+from olmospec.api import load_spec, load_text
 from olmospec.errors import SpecError, SpecErrors
 
 HERE = Path(__file__).parent
@@ -154,3 +154,17 @@ def test_check_warns_on_sources_that_match_no_file_and_strict_fails(tmp_path):
     s = subprocess.run([sys.executable, "-m", "olmospec.cli", "check", "--strict", str(spec)], capture_output=True,
                        text=True, cwd=tmp_path, check=False)
     assert s.returncode == 1 and f"{spec}:2:19: error: source 'b'" in s.stderr and "1 error" in s.stderr
+
+
+@pytest.mark.parametrize("edit, cycle", [
+    (("curate web from web_raw", "curate web from web"), "curation cycle: web -> web"),
+    (("curate web from web_raw", "curate web from math_clean"), "curation cycle: web -> math_clean -> web"),
+])
+def test_curation_cycle_is_an_error_not_a_recursion(edit, cycle):
+    """A curation that reads itself through `from` (directly or via another) is reported at its
+    `from` clause; the token checks that walk curations stop at the cycle."""
+    text = (ROOT / "specs/tiny.ospec").read_text()
+    text = text.replace(*edit).replace("curate math_clean from math_mid", "curate math_clean from web")
+    with pytest.raises(SpecErrors) as info:
+        load_text(text, "cyc.ospec")
+    assert cycle in str(info.value)
