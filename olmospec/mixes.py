@@ -55,14 +55,6 @@ def flatten(name: str, mixes: dict[str, S.Mix]) -> list[Component]:
 
 def mix_cycle(name: str, mixes: dict[str, S.Mix]) -> list[str] | None:
     """The chain `name -> ... -> name` if mix `name` contains itself, else None."""
-    def visit(m: str, chain: list[str]) -> list[str] | None:
-        for e in mixes[m].entries:
-            if e.name == name:
-                return chain + [name]
-            if e.name in mixes and e.name not in chain:
-                found = visit(e.name, chain + [e.name])
-                if found:
-                    return found
-        return None
+    from olmospec.cycles import cycle_through
 
-    return visit(name, [name])
+    return cycle_through(name, lambda m: [e.name for e in mixes[m].entries] if m in mixes else [])

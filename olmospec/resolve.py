@@ -411,14 +411,6 @@ __all__ = ["Names", "resolve"]
 
 def curation_cycle(name: str, curations: dict[str, S.Curate]) -> list[str] | None:
     """The chain `name -> ... -> name` if curation `name` reads itself through `from`, else None."""
-    def visit(c: str, chain: list[str]) -> list[str] | None:
-        for src in curations[c].sources:
-            if src == name:
-                return chain + [name]
-            if src in curations and src not in chain:
-                found = visit(src, chain + [src])
-                if found:
-                    return found
-        return None
+    from olmospec.cycles import cycle_through
 
-    return visit(name, [name])
+    return cycle_through(name, lambda c: curations[c].sources if c in curations else [])
