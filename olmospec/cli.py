@@ -170,8 +170,9 @@ def cmd_compile(args) -> int:
         return 0
     written = write(compiled, root)
     shared = f"; {len(compiled.elsewhere)} defined by other pipelines, reused" if compiled.elsewhere else ""
-    print(f"{compiled.dvc_file}: {len(compiled.graph.nodes)} stages{shared}, {len(compiled.graph.variants)} variants "
-          f"({len(written)} file(s) written)")
+    code = f" (and {len(compiled.code_stages)} that hash runner code)" if compiled.code_stages else ""
+    print(f"{compiled.dvc_file}: {len(compiled.graph.nodes)} stages{code}{shared}, "
+          f"{len(compiled.graph.variants)} variants ({len(written)} file(s) written)")
     return 0
 
 

@@ -30,6 +30,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from olmospec import code_stage
 from olmospec.estimate import WALL_KEYS, Estimator, duration
 
 RUNNING = re.compile(r"^Running stage '(.+)':$")
@@ -38,7 +39,7 @@ CACHED = re.compile(r"^Stage '(.+)' is cached - skipping run, checking out outpu
 EMPTY = re.compile(r"^WARNING: '.*' is empty\.$")
 NOISE = [re.compile(p) for p in (
     r"^(?:Generating|Updating) lock file '.*'$",
-    r"^> .*stages/python -m runners\.",  # DVC echoing the stage command
+    r"^> .*stages/python -m (?:runners|olmospec\.code_stage)\b",  # DVC echoing the stage command
     r"^To track the changes with git, run:$",
     r"^To enable auto staging, run:$",
     r"^Use `dvc push` to send your updates to remote storage\.$",
@@ -146,6 +147,10 @@ class View:
             self._redraw(pending)
 
     def line(self, text: str) -> None:
+        m = RUNNING.match(text) or SKIPPED.match(text) or CACHED.match(text)
+        sid = _stage_id(m.group(1)) if m else ""
+        if sid not in self.nodes and sid.startswith(code_stage.PREFIX):  # hashing a runner's code: not news
+            return self._finish()
         m = RUNNING.match(text)
         if m:
             return self._start(_stage_id(m.group(1)))

@@ -3,10 +3,10 @@
 
 How: the stage's inputs are laid out in a scratch folder exactly as the lock records them: outputs of
 upstream stages are copied out of the DVC cache by their locked md5 (fetched from the remote when
-missing, so a fresh clone needs no `dvc pull`), and tracked inputs (its config, runner code, source
-data) are copied from the checkout after `dvc status` confirms they match the lock. The stage's
-locked command then runs there (with this interpreter, `OLMOSPEC_PYTHON`), from scratch: no
-checkpoint of an earlier run is present to resume from. Each output file is compared with its locked
+missing, so a fresh clone needs no `dvc pull`), and tracked inputs (its config, source data, and the
+runner code that its kind's code stage hashed) are copied from the checkout after `dvc status`
+confirms they match the lock. The stage's locked command then runs there (with this interpreter,
+`OLMOSPEC_PYTHON`), from scratch: no checkpoint of an earlier run is present to resume from. Each output file is compared with its locked
 version in the cache by the rules of olmospec/compare.py (exact, numeric within atol/rtol,
 statistical within k standard errors); every mismatch is printed with the file and the size of the
 difference, and any mismatch makes the exit status 1.
@@ -27,6 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from olmospec import code_stage
 from olmospec.compare import Finding, Tolerance, compare_file
 from olmospec.dvc_store import (
     Entry,
@@ -54,6 +55,10 @@ def verify(root: Path, name: str, tol: Tolerance, keep: bool = False) -> int:
     tracked = [d for d in st.deps if d.path not in made_by]
     _fetch(root, cache, st, pulled, made_by)
     _check_tracked(root, st, tracked)
+    # the runner's code files are the deps of its code stage (olmospec/code_stage.py): checked the same way
+    for code in {made_by[d.path].name: made_by[d.path] for d in pulled if code_stage.runs(made_by[d.path].cmd)}.values():
+        _check_tracked(root, code, list(code.deps))
+        tracked += [d for d in code.deps if d.path not in {t.path for t in tracked}]
     scratch = Path(tempfile.mkdtemp(prefix=f"olmospec-verify-{st.name}-"))
     try:
         for d in pulled:

@@ -1,9 +1,14 @@
 """A stage's code deps are derived from its runner's imports: every repository file the command
 executes, none it does not, never a bytecode cache, and for any runner kind (file or package)."""
 
+import json
+import re
+import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
+from dvc_repo import DVC, env, make_repo, repro, word_docs
 
 from olmospec.api import load_text
 from olmospec.codedeps import runner_files
@@ -24,12 +29,25 @@ def test_training_deps_include_the_code_it_runs():
     assert "olmospec/api.py" not in deps and "olmospec/resolve.py" not in deps and "olmospec/grammar.lark" not in deps
 
 
-def test_compiled_stage_lists_its_runner_files(tmp_path):
+def test_compiled_code_stage_lists_its_runner_files(tmp_path):
+    repo = make_repo(tmp_path / "r", FLOW, git=False)
+    dvc = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
+    code = dvc["code-train"]
+    assert "olmospec/ir/train.py" in code["deps"] and "olmospec/arch.py" in code["deps"]
+    assert "runners/train" not in code["deps"]  # files, not a folder whose hash sees __pycache__
+    assert code["outs"] == ["runs/code-train/files.json"] and "olmospec/code_stage.py" in code["deps"]
+    # each training stage depends on its kind's one hash file, not on the ~35 files it lists
+    for st in (st for st in dvc.values() if st["meta"]["kind"] == "train"):
+        assert "runs/code-train/files.json" in st["deps"] and not any(d.endswith(".py") for d in st["deps"])
+    kinds = {st["meta"]["kind"] for st in dvc.values()} - {"code"}
+    assert {n for n, st in dvc.items() if st["meta"]["kind"] == "code"} == {f"code-{k}" for k in kinds}
+
+
+def test_a_pipeline_reuses_the_code_stages_the_root_pipeline_defines(tmp_path):
     compiled = render(load_text(FLOW, str(ROOT / "flow.ospec")), ROOT, str(tmp_path / "p"), spec_label="flow.ospec")
     dvc = yaml.safe_load(next(v for k, v in compiled.files.items() if k.endswith("dvc.yaml")))["stages"]
-    train = next(st for st in dvc.values() if st["meta"]["kind"] == "train")
-    assert "olmospec/ir/train.py" in train["deps"] and "olmospec/arch.py" in train["deps"]
-    assert "runners/train" not in train["deps"]  # files, not a folder whose hash sees __pycache__
+    assert not any(n.startswith("code-") for n in dvc)  # DVC allows one definition of runs/code-train/files.json
+    assert all(f"runs/code-{st['meta']['kind']}/files.json" in st["deps"] for st in dvc.values())
 
 
 def _write(root: Path, files: dict[str, str]) -> None:
@@ -74,3 +92,40 @@ def test_any_new_runner_kind_file_or_package(tmp_path):
         "evals/__init__.py", "evals/tasks/__init__.py", "evals/tasks/gsm8k.yaml", "runners/__init__.py",
         "runners/eval.py"]
     assert runner_files(tmp_path, "missing") is None
+
+
+CODE_SPEC = """
+olmospec 1
+tokenizer tok { train = bpe  vocab = 300  data = [a_clean] }
+source a { path = "data/a.jsonl" }
+curate a_clean from a { dedup exact }
+"""
+
+
+@pytest.mark.slow
+def test_a_runner_edit_reruns_its_kind_through_its_code_stage(tmp_path):
+    """Through `dvc repro` in a fresh repository: editing a file one runner imports reruns that kind's
+    code stage and stages, and nothing else; editing a file no runner imports reruns nothing."""
+    repo = make_repo(tmp_path / "r", CODE_SPEC, {"data/a.jsonl": word_docs(60, 20)})
+    first = repro(repo).stdout
+    assert "Running stage 'code-tokenizer'" in first and "Running stage 'code-curate'" in first
+    locked = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
+    hashed = json.loads((repo / "runs/code-tokenizer/files.json").read_text())["files"]
+    assert "runners/tokenizer.py" in hashed and all(len(h) == 64 for h in hashed.values())
+
+    with open(repo / "runners/tokenizer.py", "a") as f:
+        f.write("# an edit\n")
+    assert set(json.loads(dvc_status(repo))) == {"code-tokenizer"}
+    out = repro(repo).stdout
+    ran = set(re.findall(r"Running stage '([^']+)'", out))
+    assert ran == {"code-tokenizer", next(n for n in locked if n.startswith("tokenizer-"))}, out
+
+    with open(repo / "olmospec/api.py", "a") as f:  # the compiler's code: no runner imports it
+        f.write("# an edit\n")
+    assert json.loads(dvc_status(repo)) == {}
+    assert "Running stage" not in repro(repo).stdout
+
+
+def dvc_status(repo: Path) -> str:
+    return subprocess.run([DVC, "status", "--json"], cwd=repo, capture_output=True, text=True, env=env(),
+                          check=True).stdout

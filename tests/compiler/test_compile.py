@@ -42,7 +42,8 @@ def test_dvc_yaml_shape(tmp_path):
     assert f["out/dvc.yaml"].startswith("# GENERATED")
     for name, st in dvc["stages"].items():
         kind = st["meta"]["kind"]
-        assert st["cmd"] == f"sh out/stages/python -m runners.{kind} --config out/stages/{name}.json"
+        module = "olmospec.code_stage" if kind == "code" else f"runners.{kind}"
+        assert st["cmd"] == f"sh out/stages/python -m {module} --config out/stages/{name}.json"
         assert st["deps"][0] == f"out/stages/{name}.json"
         assert st["wdir"] == ".."
         assert all(str(o if isinstance(o, str) else next(iter(o))).startswith(f"runs/{name}/") for o in st["outs"])

@@ -3,7 +3,8 @@
 runners' output indented under its stage; none of DVC's empty-file warnings or lock-file notices;
 a summary (stages run, up to date, time per kind). A rerun skips every stage; a failing stage's
 error is shown in full, also with `--quiet`. The estimate logic and the output filter are also
-checked line by line against a transcript of what `dvc repro` prints."""
+checked line by line against a transcript of what `dvc repro` prints (code stages, which hash a
+runner's code, run and skip silently and are not counted)."""
 
 import io
 import json
@@ -86,6 +87,9 @@ def test_progress_per_stage_rerun_skips_and_a_failure_shows_its_error(tmp_path):
 
 # -- the same, line by line, against what `dvc repro` prints --------------------------------------
 TRANSCRIPT = """\
+Running stage 'pipelines/flow/dvc.yaml:code-tokenizer':
+> sh pipelines/flow/stages/python -m olmospec.code_stage --config pipelines/flow/stages/code-tokenizer.json
+Generating lock file 'pipelines/flow/dvc.lock'
 Running stage 'pipelines/flow/dvc.yaml:tok-1':
 > sh pipelines/flow/stages/python -m runners.tokenizer --config pipelines/flow/stages/tok-1.json
 tokenizer: vocabulary 300 from 60 documents
@@ -93,8 +97,11 @@ Generating lock file 'pipelines/flow/dvc.lock'
 Updating lock file 'pipelines/flow/dvc.lock'
 
 Stage 'pipelines/flow/dvc.yaml:man-1' didn't change, skipping
+Stage 'pipelines/flow/dvc.yaml:code-curate' didn't change, skipping
 Stage 'pipelines/flow/dvc.yaml:cur-1' is cached - skipping run, checking out outputs
 WARNING: 'runs/cur-1/rejects.jsonl' is empty.
+Running stage 'code-train':
+> sh stages/python -m olmospec.code_stage --config stages/code-train.json
 Running stage 'pipelines/flow/dvc.yaml:pre-1':
 > sh pipelines/flow/stages/python -m runners.train --config pipelines/flow/stages/pre-1.json
 pre-1:   0%|          | 0/4\rpre-1:  50%|#####     | 2/4\rpre-1: 100%|##########| 4/4
@@ -137,7 +144,7 @@ def test_output_filter_on_a_transcript(chunk):
     assert lines[5:8] == ["    pre-1: 100%|##########| 4/4",
                           "    WARNING: Some of the cache files do not exist neither locally nor on remote.",
                           "    error: train pre-1: data source 'a' has 0 tokens"]
-    assert "is empty." not in out and "lock file" not in out and "> sh" not in out
+    assert "is empty." not in out and "lock file" not in out and "> sh" not in out and "code" not in out
     assert "stopped: 1 stage(s) run, 1 up to date, 1 restored from the run cache;" in out
     assert "(1 DVC warning(s) that an output is empty hidden)" in out
     assert err.splitlines()[0] == "stage pre-1 (train) failed; its output:"

@@ -49,7 +49,7 @@ def test_publish_to_s3_and_pull_into_a_clone(ran, tmp_path, s3):
 
     _local_remote(a, url)
     r = olmospec(a, "publish", "--remote", "store")
-    assert "pushing 5 stage(s)" in r.stdout and "remote 'store' holds every output" in r.stdout, r.stdout
+    assert "pushing 10 stage(s)" in r.stdout and "remote 'store' holds every output" in r.stdout, r.stdout
     keys = [o["Key"] for o in client.list_objects_v2(Bucket="results", Prefix="tiny/")["Contents"]]
     assert len(keys) > 20 and all(k.startswith("tiny/files/md5/") for k in keys)
     commit(a)
