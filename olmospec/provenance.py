@@ -58,7 +58,7 @@ def provenance(cfg: dict[str, Any], root: Path) -> dict[str, Any]:
             rec = _json(root / e["dir"] / "receipt.json")
             met = _json(root / e["dir"] / "metrics.json")
             if rec:
-                hosts.add(rec.get("host", ""))
+                hosts.add(rec.get("host", "") + (f" ({rec['cpu']})" if rec.get("cpu") else ""))
                 for lib, ver in rec.get("libraries", {}).items():
                     libraries.setdefault(lib, set()).add(ver)
             if met and met.get("backend"):

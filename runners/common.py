@@ -67,6 +67,23 @@ def library_versions() -> dict[str, str]:
     return out
 
 
+def cpu() -> str:
+    """The processor, as the receipt records it: its model name and, where torch is loaded, the
+    instruction set torch's CPU kernels use ("AVX512", "AVX2"). Why: a CPU run's weights are
+    reproducible bit for bit on the same kind of processor, not across kinds (MKL and torch pick
+    kernels, hence summation orders, by processor), so a result names the one it came from."""
+    model = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    except OSError:
+        pass
+    model = model or platform.processor() or platform.machine()
+    torch = sys.modules.get("torch")
+    isa = torch.backends.cpu.get_cpu_capability() if torch is not None and hasattr(torch, "backends") else ""
+    return f"{model}, {os.cpu_count()} cores" + (f", {isa}" if isa else "")
+
+
 def write_receipt(out_dir: str | Path, cfg: dict[str, Any], *, started: float, inputs: dict[str, str] | None = None,
                   seed: int | None = None, throughput: dict[str, float] | None = None) -> dict[str, Any]:
     receipt = {
@@ -77,6 +94,7 @@ def write_receipt(out_dir: str | Path, cfg: dict[str, Any], *, started: float, i
         "libraries": library_versions(),
         "seed": seed,
         "host": socket.gethostname(),
+        "cpu": cpu(),
         "argv": sys.argv,
         "wall_seconds": round(time.time() - started, 3),
         "throughput": throughput or {},

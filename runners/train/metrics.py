@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from olmospec.ir.train import TrainConfig
-from runners.common import code_version
+from runners.common import code_version, cpu
 
 PEAK_BF16_FLOPS = {  # dense bf16 tensor-core FLOP/s per device, from the vendors' data sheets
     "H200": 989e12,
@@ -185,6 +185,7 @@ def receipt(config: TrainConfig, *, wall_s: float, perf: dict, runtime: dict, ch
             "numpy": numpy.__version__,
         },
         "host": socket.gethostname(),
+        "cpu": cpu(),
         "platform": platform.platform(),
         "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
         "world_size": world,

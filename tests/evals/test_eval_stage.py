@@ -116,6 +116,9 @@ def test_direct_lm_eval_gives_the_stage_numbers_batch_size_does_not_change_them_
         assert _samples(tmp_path, "b8", task) == _samples(tmp_path, "b1", task)
     receipt = json.loads((tmp_path / "b8/receipt.json").read_text())
     assert receipt["throughput"]["lm_eval_seconds"] > 0 and "seconds" not in _metrics(tmp_path, "b8")
+    import torch
+
+    assert receipt["cpu"].endswith(", " + torch.backends.cpu.get_cpu_capability())  # the kernels torch picked
     assert m8["humaneval"]["n"] == 2 and m8["humaneval"]["pass_at_1"] == 0.0  # random weights write no code
     scores8 = json.loads((tmp_path / "b8/scores.json").read_text())
     assert scores8["math"]["ids"][:2] == ["math-0000", "math-0001"] and len(scores8["math"]["exact_match"]) == 16

@@ -4,6 +4,7 @@ directory runs `dvc pull` and `olmospec report`, and gets the same Markdown, LaT
 the original, with no stage rerun (no stale mark, `dvc repro` runs nothing). `olmospec verify` of the
 eval stage in the clone reruns lm-eval and checks its scores statistically."""
 
+import re
 import shutil
 
 import pytest
@@ -52,6 +53,8 @@ def test_report_from_a_clone_is_byte_identical_and_nothing_recomputes(tmp_path):
     want = _report(a)
     rows = [line for line in want["main.md"].decode().splitlines() if line.startswith("| base")]
     assert len(rows) == 1 and "‡" not in rows[0] and "n/a" not in rows[0], want["main.md"].decode()  # fresh, scored
+    # the footer names the processor: CPU weights are bit-exact on the same kind of processor only
+    assert re.search(r"^- hardware: \S+ \(.+, \d+ cores, \w+\); hf on cpu", want["main.md"].decode(), re.MULTILINE)
 
     b = clone(a, tmp_path / "new" / "b")
     dvc(b, "pull")

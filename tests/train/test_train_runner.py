@@ -63,6 +63,8 @@ def test_stage_chain_trains_exports_and_reloads(tmp_path, tokenizer_dir, shards,
     ]
     assert receipt["checkpoint_steps"] == [10, 20, 30] and receipt["throughput"]["mfu"] is None
     assert receipt["runtime"]["micro_batches_per_step"] == 2 and receipt["runtime"]["threads"] == 1
+    # the processor, whose kind decides the summation orders, hence the exact weights
+    assert receipt["cpu"].endswith(f"{os.cpu_count()} cores, {torch.backends.cpu.get_cpu_capability()}")
 
     # the HF export loads with AutoModelForCausalLM and gives the logits of the final checkpoint
     hf = AutoModelForCausalLM.from_pretrained(out / "hf").eval()
