@@ -57,7 +57,7 @@ def verify(root: Path, name: str, tol: Tolerance, keep: bool = False) -> int:
     _check_tracked(root, st, tracked)
     # the runner's code files are the deps of its code stage (olmospec/code_stage.py): checked the same way
     for code in {made_by[d.path].name: made_by[d.path] for d in pulled if code_stage.runs(made_by[d.path].cmd)}.values():
-        _check_tracked(root, code, list(code.deps))
+        _check_tracked(root, code, list(code.deps), rerun=st.name)
         tracked += [d for d in code.deps if d.path not in {t.path for t in tracked}]
     scratch = Path(tempfile.mkdtemp(prefix=f"olmospec-verify-{st.name}-"))
     try:
@@ -101,7 +101,8 @@ def _fetch(root: Path, cache: Path, st: LockedStage, pulled: list[Entry], made_b
                              + (f": {why[-1]}" if why else ""))
 
 
-def _check_tracked(root: Path, st: LockedStage, tracked: list[Entry]) -> None:
+def _check_tracked(root: Path, st: LockedStage, tracked: list[Entry], rerun: str = "") -> None:
+    """Every tracked input of `st` matches dvc.lock (`rerun`: the stage verify reruns, when `st` is its code stage)."""
     r = dvc(root, "status", st.target, "--json")
     try:
         report = json.loads(r.stdout or "{}")
@@ -112,8 +113,9 @@ def _check_tracked(root: Path, st: LockedStage, tracked: list[Entry]) -> None:
         if isinstance(item, dict):
             for path, state in (item.get("changed deps") or {}).items():
                 if path in names:
+                    what = f"{rerun} with the runner code that {st.name} hashed" if rerun else st.name
                     raise StoreError(f"{path} is {state} since {st.lock_file} recorded it: verify reruns "
-                                     f"{st.name} on its locked inputs (`git checkout -- {path}` restores it)")
+                                     f"{what}, on its locked inputs (`git checkout -- {path}` restores it)")
 
 
 def _support_files(root: Path, st: LockedStage) -> list[str]:

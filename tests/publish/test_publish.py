@@ -94,3 +94,8 @@ def test_publish_refuses_an_out_of_date_pipeline_and_verify_unknown_stages(ran, 
     assert r.returncode == 1 and "error: no locked stage 'sft' in dvc.lock" in r.stderr
     r = olmospec(a, "verify", "manifest", ok=False)  # the source changed: not its locked input any more
     assert r.returncode == 1 and "data/text.jsonl is modified since dvc.lock recorded it" in r.stderr
+    with open(a / "runners" / "train" / "loop.py", "a") as f:  # the code a stage's code stage hashed
+        f.write("# an edit\n")
+    r = olmospec(a, "verify", "pretrain", ok=False)
+    assert r.returncode == 1 and "runners/train/loop.py is modified since dvc.lock recorded it: verify reruns " \
+        "pretrain-" in r.stderr and "with the runner code that code-train hashed" in r.stderr, r.stderr
