@@ -45,7 +45,7 @@ def runs(cmd: str) -> bool:
 
 
 def config(kind: str, files: list[str]) -> dict:
-    return {"kind": kind, "files": sorted(files), "output": output(kind)}
+    return {"runner": kind, "files": sorted(files), "output": output(kind)}
 
 
 def digests(root: Path, files: list[str]) -> dict[str, str]:
@@ -60,13 +60,13 @@ def main(argv: list[str]) -> int:
     try:
         files = digests(Path("."), cfg["files"])
     except OSError as e:
-        print(f"error: {cfg['kind']} runner code: {e.filename}: {e.strerror} (recompile the spec: "
+        print(f"error: {cfg['runner']} runner code: {e.filename}: {e.strerror} (recompile the spec: "
               f"`olmospec compile SPEC` lists the files the runner imports now)", file=sys.stderr)
         return 1
     out = Path(cfg["output"])
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps({"kind": cfg["kind"], "files": files}, indent=1, sort_keys=True) + "\n",
+    tmp.write_text(json.dumps({"runner": cfg["runner"], "files": files}, indent=1, sort_keys=True) + "\n",
                    encoding="utf-8")
     os.replace(tmp, out)
     return 0

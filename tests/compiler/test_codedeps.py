@@ -1,6 +1,7 @@
 """A stage's code deps are derived from its runner's imports: every repository file the command
 executes, none it does not, never a bytecode cache, and for any runner kind (file or package)."""
 
+import hashlib
 import json
 import re
 import subprocess
@@ -129,3 +130,20 @@ def test_a_runner_edit_reruns_its_kind_through_its_code_stage(tmp_path):
 def dvc_status(repo: Path) -> str:
     return subprocess.run([DVC, "status", "--json"], cwd=repo, capture_output=True, text=True, env=env(),
                           check=True).stdout
+
+
+def test_a_code_stage_whose_file_is_gone_says_so_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    from olmospec import code_stage
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runners").mkdir()
+    (tmp_path / "runners/a.py").write_text("x = 1\n")
+    cfg = tmp_path / "code-a.json"
+    cfg.write_text(json.dumps(code_stage.config("a", ["runners/a.py", "runners/gone.py"])))
+    assert code_stage.main(["--config", str(cfg)]) == 1
+    assert "error: a runner code: runners/gone.py: No such file or directory" in capsys.readouterr().err
+    assert not (tmp_path / code_stage.output("a")).exists()
+    cfg.write_text(json.dumps(code_stage.config("a", ["runners/a.py"])))
+    assert code_stage.main(["--config", str(cfg)]) == 0
+    written = json.loads((tmp_path / code_stage.output("a")).read_text())
+    assert written == {"runner": "a", "files": {"runners/a.py": hashlib.sha256(b"x = 1\n").hexdigest()}}
