@@ -25,6 +25,8 @@ from runners.curation.substring import run_substring
 STEPS = {
     "exact": lambda i, o, **kw: run_exact(i, o, **kw),
     "minhash": lambda i, o, **kw: run_minhash(i, o, threshold=0.8, **kw),
+    # a cluster over max_cluster: its 200 x 31 recheck keys are made on the workers too
+    "minhash_recheck": lambda i, o, **kw: run_minhash(i, o, threshold=0.8, max_cluster=4, **kw),
     "substring": lambda i, o, **kw: run_substring(i, o, min_bytes=300, **kw),
 }
 
@@ -64,6 +66,8 @@ def test_one_and_two_workers_agree(step: str, shards: list[Path], tmp_path: Path
     one = STEPS[step](shards, tmp_path / "w1" / "out.jsonl", workers=1)
     two = STEPS[step](shards, tmp_path / "w2" / "out.jsonl", workers=2)
     assert one["docs_removed"] > 0 or one.get("docs_modified", 0) > 0
+    if step == "minhash_recheck":
+        assert one["oversized_clusters"] > 0, one
     assert _outputs(tmp_path / "w1" / "out.jsonl") == _outputs(tmp_path / "w2" / "out.jsonl")
     assert {k: v for k, v in one.items() if k != "shards_resumed"} == {
         k: v for k, v in two.items() if k != "shards_resumed"
