@@ -4,13 +4,14 @@ kind's real stages depend on one file instead of each listing the ~35 files thei
 Why: `dvc repro` checks every dependency of every stage, even when nothing changed. In the tiny
 spec's pipeline 2,912 of 3,978 dependencies were code files, the same 14 import closures (one per
 runner kind) repeated over 111 stages; checking each closure once, in its kind's code stage, halves
-dvc.lock and the time of a `dvc repro` that has nothing to do. What reruns is unchanged: an edit to
+dvc.lock and cuts a third of the time of a `dvc repro` that has nothing to do (2.99 s against 4.80 s
+on the finished tiny run, 2 cores). What reruns is unchanged: an edit to
 a file that a runner executes changes its code stage's output (a sha256 per file), hence reruns
 every stage of that kind and what follows from them, and an edit to any other file reruns nothing.
 
 The stage runs `sh stages/python -m olmospec.code_stage --config stages/code-<kind>.json`; the
 config lists the files (derived from the runner's imports, olmospec/codedeps.py) and the output.
-This module imports nothing beyond the standard library: it runs before every stage of its kind.
+This module imports nothing beyond the standard library, so that a code edit's first rerun is quick.
 """
 
 from __future__ import annotations

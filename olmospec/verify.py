@@ -6,10 +6,10 @@ upstream stages are copied out of the DVC cache by their locked md5 (fetched fro
 missing, so a fresh clone needs no `dvc pull`), and tracked inputs (its config, source data, and the
 runner code that its kind's code stage hashed) are copied from the checkout after `dvc status`
 confirms they match the lock. The stage's locked command then runs there (with this interpreter,
-`OLMOSPEC_PYTHON`), from scratch: no checkpoint of an earlier run is present to resume from. Each output file is compared with its locked
-version in the cache by the rules of olmospec/compare.py (exact, numeric within atol/rtol,
-statistical within k standard errors); every mismatch is printed with the file and the size of the
-difference, and any mismatch makes the exit status 1.
+`OLMOSPEC_PYTHON`), from scratch: no checkpoint of an earlier run is present to resume from. Each
+output file is compared with its locked version in the cache by the rules of olmospec/compare.py
+(exact, numeric within atol/rtol, statistical within k standard errors); every mismatch is printed
+with the file and the size of the difference, and any mismatch makes the exit status 1.
 
     olmospec verify pretrain-25de76b4 [--atol 1e-5 --rtol 1e-4 --k 3] [--keep]
 
