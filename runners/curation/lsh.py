@@ -215,13 +215,6 @@ def minhash_reduce(
     counts = np.concatenate([np.diff(s.offsets) for s in sketches]) if n else np.empty(0, np.int64)
     valid = counts > 0
 
-    def shingles_of(g: int) -> np.ndarray:
-        """Document g's shingle set: its sorted unique hashes."""
-        s = int(shard_of[g])
-        p = g - int(starts[s])
-        sk = sketches[s]
-        return sk.shingles[sk.offsets[p] : sk.offsets[p + 1]]
-
     links = bucket_links(keys, valid)
     candidates = UnionFind(n)
     candidates.union_pairs(links)
@@ -229,7 +222,8 @@ def minhash_reduce(
 
     # NOTE: numba costs ~0.3 s to import: worth it for many candidate pairs, not for a small file
     use_merge = len(links) >= 1000
-    run = InProcess(shingles_of) if spread is None else spread
+    run = InProcess(ShingleSets([sk.shingles for sk in sketches], [sk.offsets for sk in sketches], starts)) \
+        if spread is None else spread
     oversized = [m for m in clusters if len(m) > cfg.max_cluster]
     for members in oversized:
         warnings.warn(
@@ -314,27 +308,31 @@ class Spread:
         return self.executor.map(_verify_task, tasks)
 
 
-class FileSets:
-    """Document g's shingle set, read from the map phase's files (for a task in another process)."""
+class ShingleSets:
+    """Document g's shingle set (its sorted unique hashes), g counted over all shards in order."""
 
-    def __init__(self, sources: list[tuple[str, str]], starts: list[int]) -> None:
-        self.files = [ShingleFile(shingles) for shingles, _ in sources]
-        self.offsets = [np.load(offsets) for _, offsets in sources]
+    def __init__(self, shingles: Sequence[Any], offsets: Sequence[np.ndarray], starts: Sequence[int]) -> None:
+        self.shingles, self.offsets = shingles, offsets
         self.starts = np.asarray(starts, dtype=np.int64)
+
+    @classmethod
+    def from_files(cls, sources: list[tuple[str, str]], starts: list[int]) -> ShingleSets:
+        """From the map phase's files (for a task in another process)."""
+        return cls([ShingleFile(shingles) for shingles, _ in sources], [np.load(o) for _, o in sources], starts)
 
     def __call__(self, g: int) -> np.ndarray:
         s = int(np.searchsorted(self.starts, g, side="right")) - 1
         p = g - int(self.starts[s])
-        return self.files[s][self.offsets[s][p] : self.offsets[s][p + 1]]
+        return self.shingles[s][self.offsets[s][p] : self.offsets[s][p + 1]]
 
 
 def _keys_task(task: Task) -> np.ndarray:
-    sets = ClusterSets(FileSets(task["sources"], task["starts"]))
+    sets = ClusterSets(ShingleSets.from_files(task["sources"], task["starts"]))
     return strict_keys(np.asarray(task["members"], dtype=np.int64), sets, MinHashConfig(**task["cfg"]))
 
 
 def _verify_task(task: Task) -> tuple[list[list[int]], int]:
-    sets = ClusterSets(FileSets(task["sources"], task["starts"]))
+    sets = ClusterSets(ShingleSets.from_files(task["sources"], task["starts"]))
     groups = [(np.asarray(m, dtype=np.int64), p) for m, p in task["groups"]]
     return verify(groups, sets, task["threshold"], _merge_count() if task["merge"] else None)
 
