@@ -77,10 +77,11 @@ def _check_one(f: S.Finding, base: S.Spec, specs: dict[str, S.Spec], where: dict
                                          f"(stages of kind {', '.join(BASE_KINDS)}); '{a.stage}' is "
                                          f"{spec.stages[a.stage].kind}")
             return
-        if f.items != "all" and not any(ev.contamination == "check" for ev in evals):
-            diags.error(where["items"], f"{owner}: items = {f.items} comes from contamination checks: set "
+        for key, subset in (("items", f.items), ("relative_to", f.relative_to or "all")):
+            if subset != "all" and not any(ev.contamination == "check" for ev in evals):
+                diags.error(where[key], f"{owner}: {key} = {subset} comes from contamination checks: set "
                                         f"'contamination = check' in eval '{evals[0].name}'")
-            return
+                return
 
 
 def shown(task: str) -> str:

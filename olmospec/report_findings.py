@@ -13,7 +13,12 @@ A finding compares two arms, each a variant at one of its stages (`measure = bas
   is not "higher");
 - `items = flagged | answer_seen | clean` restricts the items to those the contamination checks
   behind either arm's model found (any way | with their answer | in neither way), so both arms
-  are scored on one set.
+  are scored on one set;
+- `relative_to = clean` (or another subset) makes it a difference in differences: each arm's value
+  is its mean on `items` minus its mean on the `relative_to` items, and the delta is `measure -
+  against` of those gaps (`report_stats.bootstrap_delta_of_deltas`, the items of each subset drawn
+  on their own). Two models trained on different data differ on every item; on the contaminated
+  items that difference is there too, and only the difference beyond it is the contamination's.
 
 The row keeps the claim and its public source, so a reader can check what was claimed.
 """
@@ -25,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from olmospec.report_stats import Delta, bootstrap_delta, mean_sd
+from olmospec.report_stats import Delta, bootstrap_delta, bootstrap_delta_of_deltas, mean_sd
 
 
 @dataclass
@@ -33,7 +38,7 @@ class Side:
     label: str  # VARIANT.STAGE
     seeds: list[int | None] = field(default_factory=list)
     evals: list[str] = field(default_factory=list)
-    mean: float | None = None  # over seeds, of the mean over the compared items
+    mean: float | None = None  # over seeds, of the mean over the compared items (minus relative_to's)
     sd: float | None = None
     missing: int = 0  # evals not run yet
 
@@ -50,6 +55,8 @@ class FindingRow:
     measure: Side
     against: Side
     n_items: int = 0
+    relative_to: str | None = None
+    n_relative: int = 0  # items of the relative_to subset
     delta: Delta | None = None
     paired: bool = False
     stale: bool = False
@@ -121,7 +128,7 @@ def _finding(f: dict, groups: dict[str, list[dict]], out, stale: set[str]) -> Fi
     all_evs = [e for _, evs in arms.values() for e in evs if e is not None]
     row = FindingRow(f["name"], f["claim"], f.get("source"), task, _metric_name(out, all_evs, task, f.get("metric")),
                      f.get("items", "all"), f["expect"], arms["measure"][0], arms["against"][0],
-                     stale=any(e["id"] in stale for e in all_evs))
+                     relative_to=f.get("relative_to"), stale=any(e["id"] in stale for e in all_evs))
     scores = {}
     for side, (s, evs) in arms.items():
         got = [out.items(ev, task, row.metric) if ev is not None else None for ev in evs]
@@ -141,11 +148,24 @@ def _finding(f: dict, groups: dict[str, list[dict]], out, stale: set[str]) -> Fi
         row.why_na = f"no {row.items.replace('_', ' ')} items"
         return row
     mat = {side: np.array([[g[i] for i in common] for g in scores[side]]) for side in scores}
+    ref = None
+    if row.relative_to is not None:
+        others = sorted(_subset(out, all_evs, task, row.relative_to, evaluated) or ())
+        row.n_relative = len(others)
+        if not others:
+            row.why_na = f"no {row.relative_to.replace('_', ' ')} items to compare with"
+            return row
+        ref = {side: np.array([[g[i] for i in others] for g in scores[side]]) for side in scores}
     for side, (s, _) in arms.items():
-        s.mean, s.sd = mean_sd([float(x) for x in mat[side].mean(axis=1)])
+        gap = mat[side].mean(axis=1) - (ref[side].mean(axis=1) if ref else 0.0)
+        s.mean, s.sd = mean_sd([float(x) for x in gap])
     complete = not row.measure.missing and not row.against.missing
     row.paired = complete and len(row.measure.seeds) >= 2 and row.measure.seeds == row.against.seeds
-    row.delta = bootstrap_delta(mat["measure"], mat["against"], paired_seeds=row.paired)
+    if ref is None:
+        row.delta = bootstrap_delta(mat["measure"], mat["against"], paired_seeds=row.paired)
+    else:
+        row.delta = bootstrap_delta_of_deltas(mat["measure"], mat["against"], ref["measure"], ref["against"],
+                                              paired_seeds=row.paired)
     return row
 
 
@@ -154,5 +174,5 @@ def finding_json(r: FindingRow) -> dict[str, Any]:
     side = {k: {"arm": s.label, "mean": s.mean, "sd": s.sd, "seeds": len(s.evals) - s.missing, "evals": s.evals}
             for k, s in (("measure", r.measure), ("against", r.against))}
     return {"finding": r.name, "claim": r.claim, "source": r.source, "task": r.task, "metric": r.metric,
-            "items": r.items, "n_items": r.n_items, **side, "delta": d, "paired_seeds": r.paired,
+            "items": r.items, "n_items": r.n_items, "relative_to": r.relative_to, "n_relative": r.n_relative, **side, "delta": d, "paired_seeds": r.paired,
             "measured": r.measured, "expected": r.expect, "agrees": r.agrees, "stale": r.stale, "why_na": r.why_na}

@@ -18,6 +18,8 @@ LEGEND = ("Δ = measure − against: each arm's mean over its seeds of its mean 
           "(accuracies in percent, gold_logprob in nats), with a 95% interval from a two-level bootstrap over "
           "seeds and items (seeded, 2000 replicates; seeds paired when both arms ran the same seeds); measured: "
           "the sign of Δ when its interval excludes 0, else no significant difference; agrees: measured = expected; "
+          "'relative to' rows: each arm's mean on the compared items minus its mean on the items it is relative "
+          "to, Δ the difference of those gaps (a difference in differences, each item subset resampled on its own); "
           "‡ stale: an input changed since this number was computed (dvc status); n/a: not run yet")
 HEAD = ["finding", "claim", "compared on", "measure", "against", "Δ [95% CI]", "measured", "expected", "agrees"]
 SIGN = {"higher": "higher", "lower": "lower", "none": "no significant difference", "no_gain": "no gain (not higher)"}
@@ -38,7 +40,11 @@ def _side(r: FindingRow, s: Side) -> str:
 
 def _compared(r: FindingRow) -> str:
     subset = "" if r.items == "all" else f" {r.items.replace('_', ' ')}"
-    return f"{r.task}, {r.metric or 'n/a'}, {r.n_items}{subset} items"
+    text = f"{r.task}, {r.metric or 'n/a'}, {r.n_items}{subset} items"
+    if r.relative_to is None:
+        return text
+    other = "" if r.relative_to == "all" else f" {r.relative_to.replace('_', ' ')}"
+    return text + f" relative to {r.n_relative}{other} items"
 
 
 def _delta(r: FindingRow) -> str:
@@ -88,7 +94,8 @@ def findings_csv(t: Table, images: dict[str, bytes] | None = None) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["finding", "claim", "source", "task", "metric", "items", "n_items", "measure", "measure_mean",
                 "measure_sd", "measure_seeds", "against", "against_mean", "against_sd", "against_seeds", "delta",
-                "delta_low", "delta_high", "paired_seeds", "measured", "expected", "agrees", "stale", "why_na"])
+                "delta_low", "delta_high", "paired_seeds", "measured", "expected", "agrees", "stale", "why_na",
+                "relative_to", "n_relative"])
     for r in t.findings:
         d = r.delta
         w.writerow([r.name, r.claim, r.source or "", r.task, r.metric or "", r.items, r.n_items,
@@ -96,7 +103,8 @@ def findings_csv(t: Table, images: dict[str, bytes] | None = None) -> str:
                     r.against.label, _f(r.against.mean), _f(r.against.sd), len(r.against.evals) - r.against.missing,
                     _f(d.estimate if d else None), _f(d.low if d else None), _f(d.high if d else None),
                     str(r.paired).lower(), r.measured or "", r.expect,
-                    "" if r.agrees is None else str(r.agrees).lower(), str(r.stale).lower(), r.why_na or ""])
+                    "" if r.agrees is None else str(r.agrees).lower(), str(r.stale).lower(), r.why_na or "",
+                    r.relative_to or "", r.n_relative if r.relative_to else ""])
     return buf.getvalue()
 
 

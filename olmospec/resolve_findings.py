@@ -24,7 +24,7 @@ from olmospec.body import Body
 from olmospec.errors import Diagnostics, SpecError
 from olmospec.ir import spec as S
 
-FIELDS = {"claim", "source", "task", "metric", "items", "measure", "against", "expect"}
+FIELDS = {"claim", "source", "task", "metric", "items", "relative_to", "measure", "against", "expect"}
 ITEMS = ("all", "flagged", "answer_seen", "clean")
 EXPECT = ("higher", "lower", "none", "no_gain")  # no_gain: not significantly higher (none or lower)
 
@@ -77,11 +77,16 @@ def _read_one(s: ast.Section, diags: Diagnostics, column: Callable[[ast.Value], 
           "task": fb.get("task", column, None, required_pos=s.pos),
           "metric": fb.get("metric", units.name, None),
           "items": fb.get("items", units.word(*ITEMS), None),
+          "relative_to": fb.get("relative_to", units.word(*ITEMS), None),
           "measure": fb.get("measure", arm, None, required_pos=s.pos),
           "against": fb.get("against", arm, None, required_pos=s.pos),
           "expect": fb.get("expect", units.word(*EXPECT), None, required_pos=s.pos)}
     if any(kw[k] is None for k in ("claim", "task", "measure", "against", "expect")):
         return None  # reported
+    if kw["relative_to"] is not None and kw["relative_to"] == (kw["items"] or "all"):
+        diags.error(fb.pos_of("relative_to"), f"finding '{s.name}': relative_to = {kw['relative_to']} names the "
+                                              "compared items themselves (the difference in differences would be 0)")
+        return None
     if kw["measure"] == kw["against"]:
         diags.error(fb.pos_of("against"), f"finding '{s.name}' compares {kw['measure'].variant}.{kw['measure'].stage} "
                                           "with itself")

@@ -296,6 +296,8 @@ class Finding(Frozen):
     task: str  # a task name or ruler@LENGTH
     metric: str | None = None  # None: the task's own metric
     items: Literal["all", "flagged", "answer_seen", "clean"] = "all"
+    # the arms' difference on `items` minus their difference on these (a difference in differences)
+    relative_to: Literal["all", "flagged", "answer_seen", "clean"] | None = None
     measure: FindingArm
     against: FindingArm
     expect: Literal["higher", "lower", "none", "no_gain"]

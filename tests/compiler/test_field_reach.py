@@ -426,6 +426,10 @@ CASES: dict[str, tuple[str, str, str, str, Any]] = {
         FINDING,
         "items = clean  measure = base.sft  against = base.pretrain  expect = higher }",
         "report-claims", "config.report.findings.0.items", "clean"),
+    "Finding.relative_to": (
+        FINDING,
+        "items = flagged  relative_to = clean  measure = base.sft  against = base.pretrain  expect = higher }",
+        "report-claims", "config.report.findings.0.relative_to", "clean"),
     "Finding.measure": ("measure = base.sft", "measure = base.longctx",
         "report-claims", "config.report.findings.0.measure.stage", "longctx"),
     "Finding.against": ("against = base.pretrain", "against = base.longctx",

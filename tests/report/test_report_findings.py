@@ -98,6 +98,18 @@ def test_the_same_seeds_in_both_arms_are_paired_so_what_a_seed_does_to_both_canc
     assert "+0.050 [" in md and "math, gold_logprob, 200 items" in md  # nats, three decimals
 
 
+def _clean_and_dirty(tmp_path, base, dirty, found: list[str], seen: list[str]) -> list[dict]:
+    """A decontaminated model (base) and one whose checks found `found` items, `seen` with answers."""
+    return [_row("base", 1, [write_scores(tmp_path, "eval-base", "pretrain", {"gold_logprob": base.tolist()},
+                                          metric="gold_logprob")]),
+            _row("no_decontamination", 1, [write_scores(tmp_path, "eval-dirty", "pretrain",
+                                                        {"gold_logprob": dirty.tolist()}, metric="gold_logprob",
+                                                        found=found, answer_seen=seen)])]
+
+
+ARMS = (("base", "pretrain"), ("no_decontamination", "pretrain"))
+
+
 def test_an_item_subset_from_the_contamination_checks_scores_both_arms_on_the_same_items(tmp_path):
     rng = np.random.default_rng(1)
     found = [f"math-{i:04d}" for i in range(0, 80, 2)]  # 40 flagged
@@ -105,13 +117,8 @@ def test_an_item_subset_from_the_contamination_checks_scores_both_arms_on_the_sa
     base = rng.normal(-4.0, 1.0, N)
     dirty = base + rng.normal(0, 0.3, N)
     dirty[[int(i[-4:]) for i in seen]] += 1.5  # the model that saw their answers likes them better
-    rows = [_row("base", 1, [write_scores(tmp_path, "eval-base", "pretrain", {"gold_logprob": base.tolist()},
-                                          metric="gold_logprob")]),
-            _row("no_decontamination", 1, [write_scores(tmp_path, "eval-dirty", "pretrain",
-                                                        {"gold_logprob": dirty.tolist()}, metric="gold_logprob",
-                                                        found=found, answer_seen=seen)])]
-    arms = (("base", "pretrain"), ("no_decontamination", "pretrain"))
-    cfg = findings_config(rows, [finding(f"on_{k}", *arms, "lower", metric="gold_logprob", items=k)
+    rows = _clean_and_dirty(tmp_path, base, dirty, found, seen)
+    cfg = findings_config(rows, [finding(f"on_{k}", *ARMS, "lower", metric="gold_logprob", items=k)
                                  for k in ("answer_seen", "flagged", "clean", "all")])
     seen_f, flagged_f, clean_f, all_f = build_table(cfg, tmp_path).findings
     assert (seen_f.n_items, flagged_f.n_items, clean_f.n_items, all_f.n_items) == (10, 40, 160, 200)
@@ -120,6 +127,30 @@ def test_an_item_subset_from_the_contamination_checks_scores_both_arms_on_the_sa
     assert abs(all_f.delta.estimate) < abs(flagged_f.delta.estimate) < abs(seen_f.delta.estimate)
     md = findings_markdown(build_table(cfg, tmp_path))
     assert "math, gold_logprob, 10 answer seen items" in md and "math, gold_logprob, 160 clean items" in md
+
+
+def test_relative_to_clean_takes_out_what_separates_the_two_models_on_every_item(tmp_path):
+    """The dirty model is 0.4 nats worse everywhere (other data) and 0.3 better on the 10 items whose
+    answers it saw: on those items alone it looks 0.1 worse; relative to the clean items, 0.3 better."""
+    rng = np.random.default_rng(2)
+    found = [f"math-{i:04d}" for i in range(0, 80, 2)]
+    seen = found[:10]
+    base = rng.normal(-4.0, 1.0, N)
+    dirty = base - 0.4 + rng.normal(0, 0.05, N)
+    dirty[[int(i[-4:]) for i in seen]] += 0.3
+    rows = _clean_and_dirty(tmp_path, base, dirty, found, seen)
+    cfg = findings_config(rows, [finding("raw", *ARMS, "lower", metric="gold_logprob", items="answer_seen"),
+                                 finding("did", *ARMS, "lower", metric="gold_logprob", items="answer_seen",
+                                         relative_to="clean")])
+    raw, did = build_table(cfg, tmp_path).findings
+    assert raw.delta.estimate == pytest.approx(0.1, abs=0.05) and raw.measured == "higher" and not raw.agrees
+    assert did.delta.estimate == pytest.approx(-0.3, abs=0.05) and did.measured == "lower" and did.agrees
+    assert (did.n_items, did.n_relative) == (10, 160)
+    base_gap = base[[int(i[-4:]) for i in seen]].mean() - np.delete(base, range(0, 80, 2)).mean()
+    assert did.measure.mean == pytest.approx(base_gap)  # each arm shows its own gap
+    md = findings_markdown(build_table(cfg, tmp_path))
+    assert "10 answer seen items relative to 160 clean items" in md
+    assert findings_csv(build_table(cfg, tmp_path)).splitlines()[2].endswith(",clean,160")
 
 
 def test_an_eval_shared_by_several_seeds_counts_once_and_a_missing_one_is_na(tmp_path):

@@ -158,10 +158,10 @@ def statistics(out: Path, rels: list[str], planted: dict, excluded: set[str], se
         "low_quality_web_docs": len(planted["low_quality"]),
         "low_quality_web_docs_topic_spam": sum(d["topic"] == "spam" for d in planted["low_quality"]),
         "contaminated_eval_items": len({c["eval_id"] for c in contam}),
-        "contaminated_eval_items_web": sum(c["source"] == "web" for c in contam),
-        "contaminated_eval_items_math_mid": sum(c["source"] == "math_mid" for c in contam),
-        "contaminated_eval_items_math": sum(c["eval_set"] == "math" for c in contam),
-        "contaminated_eval_items_mc": sum(c["eval_set"] == "mc" for c in contam),
+        "contaminated_eval_items_web": len({c["eval_id"] for c in contam if c["source"] == "web"}),
+        "contaminated_eval_items_math_mid": len({c["eval_id"] for c in contam if c["source"] == "math_mid"}),
+        "contaminated_eval_items_math": len({c["eval_id"] for c in contam if c["eval_set"] == "math"}),
+        "contaminated_eval_items_mc": len({c["eval_id"] for c in contam if c["eval_set"] == "mc"}),
         "contaminated_documents_web": len({c["doc_id"] for c in contam if c["source"] == "web"}),
         "contaminated_documents_web_new": len({c["doc_id"] for c in contam
                                                if c["source"] == "web" and c["new_document"]}),
@@ -253,7 +253,7 @@ planted documents have neutral ids (`web-extra-NNNN`).
 - Near duplicates: {p['near_duplicates']}, words replaced, inserted or deleted until the word-5-gram Jaccard (lowercased whitespace tokens) is {p['near_duplicate_jaccard_min']:.3f}-{p['near_duplicate_jaccard_max']:.3f}; never of license texts.
 - Boilerplate: a {p['boilerplate_header_bytes']}-byte cookie banner prepended to {p['boilerplate_header_docs']} documents and a {p['boilerplate_footer_bytes']}-byte site footer appended to {p['boilerplate_footer_docs']} ({p['boilerplate_both_docs']} have both, {p['boilerplate_docs']} documents in all); the texts are in the file.
 - Low-quality documents: {p['low_quality_web_docs']} ({p['low_quality_web_docs_topic_spam']} with topic "spam", the rest hidden in the packages and python-docs topics).
-- Contamination: {p['contaminated_eval_items']} evaluation items ({p['contaminated_eval_items_math']} math, {p['contaminated_eval_items_mc']} mc), lightly edited (case, punctuation, a word inserted or deleted; numbers kept) and shown with their answers: {p['contaminated_eval_items_web']} in {p['contaminated_documents_web']} web documents ({p['contaminated_documents_web_new']} new worksheet pages, the others real pages with a quiz appended) and {p['contaminated_eval_items_math_mid']} in math_mid (same file, `source` "math_mid").
+- Contamination: {p['contaminated_eval_items']} evaluation items ({p['contaminated_eval_items_math']} math, {p['contaminated_eval_items_mc']} mc), lightly edited (case, punctuation, a word inserted or deleted; numbers kept) and shown with their answers: {p['contaminated_eval_items_web']} in {p['contaminated_documents_web']} web documents ({p['contaminated_documents_web_new']} new worksheet pages, the others real pages with a quiz appended) and {p['contaminated_eval_items_math_mid']} in {p['contaminated_documents_math_mid']} math_mid documents (each item several times, edited anew each time; same file, `source` "math_mid").
 - Real exact duplicates, kept: {rx['groups']} groups of identical web texts (license texts and copyright files shared by many packages), {rx['removable_docs']} documents removable by exact dedup (listed as `real_exact_duplicate_groups`).
 
 ## Checks (in `corpus_stats.json`, recomputed from the files on every run)
