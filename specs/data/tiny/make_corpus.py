@@ -35,7 +35,7 @@ from corpus.text import write_json, write_jsonl, write_parquet
 
 SEED = 20251129
 N_EVAL_MATH, N_EVAL_MC_ARITH, N_EVAL_MC_COMPARE, N_EVAL_IFEVAL = 300, 150, 50, 100
-N_MATH_PRETRAIN_DOCS, N_MATH_MID, N_MID_CONTAMINATED, MID_COPIES = 9000, 10000, 30, 4
+N_MATH_PRETRAIN_DOCS, N_MATH_MID, N_MID_CONTAMINATED = 9000, 10000, 30
 N_SFT_MATH, N_SFT_IF = 6000, 400
 N_RL_MATH, N_RL_IF, N_DPO_MATH, N_DPO_IF = 2000, 300, 2000, 200
 N_QUALITY, N_FLAN, N_HAYSTACK, HAYSTACK_WORDS = 3000, 4000, 20, 5000
@@ -59,7 +59,7 @@ def build(out: Path) -> dict:
     shards, planted = W.build(real_web, ev_math + ev_mc, chain, SEED)
     used = {c["eval_id"] for c in planted["contamination"]}
     mid, mid_planted = W.plant_in_math_mid(S.math_mid(excluded, N_MATH_MID, SEED), ev_math, used,
-                                           N_MID_CONTAMINATED, MID_COPIES, SEED)
+                                           N_MID_CONTAMINATED, SEED)
     planted["contamination"] += mid_planted
     long, pdfs = S.long_docs(pkgs, lics, cps, SEED)
     pdfs = S.pdf_volumes(docs) + pdfs

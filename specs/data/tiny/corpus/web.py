@@ -150,24 +150,21 @@ def build(real: list[dict], eval_items: list[dict], chain: P.Markov, seed: int):
     return shards, planted
 
 
-def plant_in_math_mid(records: list[dict], eval_math: list[dict], used: set[str], n: int, copies: int,
-                      seed: int):
-    """Insert n edited evaluation problems, each `copies` times (its own edit and worked solution
-    each time, at random places: a leaked problem set is seldom copied once), into math_mid; ids are
-    renumbered afterwards so the planted ones look like the rest."""
+def plant_in_math_mid(records: list[dict], eval_math: list[dict], used: set[str], n: int, seed: int):
+    """Insert n edited evaluation problems, with worked solutions, at random places of math_mid;
+    ids are renumbered afterwards so the planted ones look like the rest."""
     rng = rng_for(seed, "math-mid-contamination")
     items = rng.sample([e for e in eval_math if e["id"] not in used], n)
     planted = []
     recs = list(records)
     for item in items:
-        for _ in range(copies):
-            edited, how = P.edit_question(rng, item["question"])
-            p = A.Problem(item["op"], item["a"], item["b"], item["template"], edited)
-            rec = {"text": f"{edited}\n{A.worked_solution(p, rng)}", **p.meta()}
-            pos = rng.randrange(len(recs) + 1)
-            recs.insert(pos, rec)
-            planted.append((rec, {"source": "math_mid", "new_document": True, "eval_id": item["id"],
-                                  "eval_set": "math", "edits": how, "edited_question": edited}))
+        edited, how = P.edit_question(rng, item["question"])
+        p = A.Problem(item["op"], item["a"], item["b"], item["template"], edited)
+        rec = {"text": f"{edited}\n{A.worked_solution(p, rng)}", **p.meta()}
+        pos = rng.randrange(len(recs) + 1)
+        recs.insert(pos, rec)
+        planted.append((rec, {"source": "math_mid", "new_document": True, "eval_id": item["id"],
+                              "eval_set": "math", "edits": how, "edited_question": edited}))
     out = [{"id": f"mathmid-{i:06d}", **{k: v for k, v in r.items() if k != "id"}} for i, r in enumerate(recs)]
     by_obj = {id(r): i for i, r in enumerate(recs)}
     entries = [{"doc_id": out[by_obj[id(rec)]]["id"], **e} for rec, e in planted]
