@@ -80,7 +80,7 @@ def _check_one(f: S.Finding, base: S.Spec, specs: dict[str, S.Spec], where: dict
         for key, subset in (("items", f.items), ("relative_to", f.relative_to or "all")):
             if subset != "all" and not any(ev.contamination == "check" for ev in evals):
                 diags.error(where[key], f"{owner}: {key} = {subset} comes from contamination checks: set "
-                                        f"'contamination = check' in eval '{evals[0].name}'")
+                                       f"'contamination = check' in eval '{evals[0].name}'")
                 return
 
 

@@ -174,5 +174,5 @@ def finding_json(r: FindingRow) -> dict[str, Any]:
     side = {k: {"arm": s.label, "mean": s.mean, "sd": s.sd, "seeds": len(s.evals) - s.missing, "evals": s.evals}
             for k, s in (("measure", r.measure), ("against", r.against))}
     return {"finding": r.name, "claim": r.claim, "source": r.source, "task": r.task, "metric": r.metric,
-            "items": r.items, "n_items": r.n_items, "relative_to": r.relative_to, "n_relative": r.n_relative, **side, "delta": d, "paired_seeds": r.paired,
-            "measured": r.measured, "expected": r.expect, "agrees": r.agrees, "stale": r.stale, "why_na": r.why_na}
+            "items": r.items, "n_items": r.n_items, "relative_to": r.relative_to, "n_relative": r.n_relative,
+            **side, "delta": d, "paired_seeds": r.paired, "measured": r.measured, "expected": r.expect, "agrees": r.agrees, "stale": r.stale, "why_na": r.why_na}
