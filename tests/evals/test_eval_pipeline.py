@@ -11,6 +11,7 @@ on the tiny corpus's real web text with its planted evaluation items.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -47,6 +48,14 @@ eval base_suite after pretrain {
 }
 ablation no_decontamination { web.decontaminate = off }
 report main { rows = variants  columns = [math, mc]  baseline = base  format = [markdown, csv, html] }
+report claims {
+  rows = findings  format = [csv]
+  finding decon {
+    claim = "decontamination lowers the flagged items' score, relative to the clean ones"
+    task = math  metric = gold_logprob  items = flagged  relative_to = clean
+    measure = base.pretrain  against = no_decontamination.pretrain  expect = lower
+  }
+}
 """
 
 
@@ -123,6 +132,23 @@ def test_contamination_eval_and_report_through_dvc_repro(tmp_path):
     assert "†" not in base_line and dirty_line.count("†") == 2
     assert (report / "main.html").exists() and (report / "main.csv").exists()
     assert "‡" not in base_line + dirty_line
+
+    # the findings report reads relative_to: each arm's value is its mean on the flagged items minus
+    # its mean on the clean ones, from the eval stages' own per-item scores
+    claims_csv = (_stage_dirs(repo, "report-claims-")[0] / "report/claims.csv").read_text()
+    claim = next(csv.DictReader(claims_csv.splitlines()))
+    eval_dirs = {_variants(repo, d)[0]: d for d in _stage_dirs(repo, "eval-base_suite-pretrain-")}
+    flagged = set(json.loads((eval_dirs["no_decontamination"] / "contamination.json").read_text())
+                  ["math"]["pretrain"]["found"])
+    scores = {v: json.loads((d / "scores.json").read_text())["math"] for v, d in eval_dirs.items()}
+    flagged &= set(scores["base"]["ids"])  # the 12 evaluated items
+    assert claim["relative_to"] == "clean" and int(claim["n_items"]) == len(flagged) > 0
+    assert int(claim["n_items"]) + int(claim["n_relative"]) == 12 and int(claim["n_relative"]) > 0
+    for arm, variant in (("measure", "base"), ("against", "no_decontamination")):
+        by_id = dict(zip(scores[variant]["ids"], scores[variant]["gold_logprob"], strict=True))
+        gap = (sum(v for i, v in by_id.items() if i in flagged) / len(flagged)
+               - sum(v for i, v in by_id.items() if i not in flagged) / (len(by_id) - len(flagged)))
+        assert float(claim[f"{arm}_mean"]) == pytest.approx(gap, abs=1e-4), arm
 
     # olmospec report on the same outputs: nothing stale; after an eval input changes, every cell is
     cli = [sys.executable, "-m", "olmospec.cli", "--root", str(repo), "report", str(repo / "flow.ospec"),
