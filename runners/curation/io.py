@@ -307,7 +307,8 @@ def _check(record: Any, file: str, line: int, text_field: str, id_field: str, se
     if not isinstance(text, str):
         return Reject(file, line, "text_not_string", doc_id)
     try:
-        text.encode("utf-8")
+        if not text.isascii():  # NOTE: isascii is a flag lookup; encoding an ASCII text cannot fail
+            text.encode("utf-8")
     except UnicodeEncodeError:  # lone surrogates, e.g. a JSON "\ud800" escape
         return Reject(file, line, "invalid_unicode", doc_id)
     key = xxhash.xxh3_64_intdigest(doc_id.encode("utf-8", "surrogatepass"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import unicodedata
 from pathlib import Path
 
 from dedup_corpus import real_documents
@@ -86,10 +87,36 @@ def test_the_compiled_kernel_writes_the_definitions_bytes() -> None:
             assert data[a:b] == normalize_exact(text).encode(), repr(text)
     assert slow[:20_000].sum() > 1000 and (~slow[:20_000]).sum() > 5000  # both paths are exercised
     assert slow[20_000:].mean() < 0.1  # and the kernel decides nearly every real document
+    # texts already NFC: the kernel decides all but capital sigma and characters past its tables
+    nfc = [unicodedata.normalize("NFC", t) for t in texts]
+    data, spans, slow = normalize_batch(kernel, nfc, nfc_done=True)
+    for text, (a, b), python in zip(nfc, spans.tolist(), slow.tolist(), strict=True):
+        if python:
+            assert "\u03a3" in text or max(map(ord, text)) >= 0x20000, repr(text)
+        else:
+            assert data[a:b] == normalize_exact(text).encode(), repr(text)
+    assert slow[:20_000].mean() < 0.5
     # a batch big enough for the kernel gives the definition's digests
     big = texts * 20
     assert sum(map(len, big)) >= 1 << 20
     assert (text_digests(big) == text_digests(big, fast=False)).all()
+
+
+def test_nfc_line_by_line_is_nfc() -> None:
+    from runners.curation.exact import nfc_by_line
+
+    texts = _tricky_texts(3000, seed=4)
+    for k in range(0, len(texts), 7):
+        joined = "\n".join(texts[k : k + 7])
+        assert nfc_by_line(joined) == unicodedata.normalize("NFC", joined), repr(joined)
+
+
+def test_dotted_capital_i_is_the_only_character_that_lowercases_to_two() -> None:
+    """The kernel writes U+0130's lowercase as two characters and every other one as one."""
+    from runners.curation.exact_kernel import LIMIT
+
+    two = [cp for cp in range(LIMIT) if not 0xD800 <= cp < 0xE000 and len(chr(cp).lower()) > 1]
+    assert two == [0x0130]
 
 
 def test_run_exact_across_shards_matches_in_memory(tmp_path: Path) -> None:
