@@ -48,9 +48,8 @@ LIMIT = 0x20000  # the tables cover the BMP and the plane of emoji and mathemati
 def tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(lower, flags, ccc), one entry per code point below LIMIT: the single-character lowercase
     (U+0130: its second character), SPACE/PYTHON/NFC, and the canonical combining class. Built in
-    ~0.4 s, so kept on disk beside
-    numba's cache of the kernel, per Unicode version (a folder that cannot be written just means
-    building them each time)."""
+    ~0.4 s, so kept on disk beside numba's cache of the kernel, per Unicode version (a folder that
+    cannot be written just means building them each time)."""
     cache = Path(os.environ.get("NUMBA_CACHE_DIR") or Path(__file__).parent / "__pycache__")
     path = cache / f"exact_tables2-{unicodedata.unidata_version}-{LIMIT:x}.npz"
     try:
@@ -86,7 +85,7 @@ def _build_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             lower[cp] = ord(low)
         elif cp == DOTTED_I:
             lower[cp] = ord(low[1])
-        else:  # NOTE: U+0130 is the only one (a test pins it)
+        else:  # NOTE: no such character today (a test pins U+0130 as the only one)
             flags[cp] |= PYTHON
         ccc[cp] = unicodedata.combining(c)
         if unicodedata.normalize("NFC", c) != c:
@@ -149,7 +148,7 @@ def compiled() -> Any:
                     slow[d] = True
                     break
                 f = flags[cp]
-                if f & 2 or (check_nfc and f & 4):
+                if f & PYTHON or (check_nfc and f & NFC):
                     slow[d] = True
                     break
                 k = ccc[cp]
@@ -157,13 +156,13 @@ def compiled() -> Any:
                     slow[d] = True
                     break
                 last_ccc = k
-                if f & 1:
+                if f & SPACE:
                     out[w] = 32
                     w += 0 if prev_space else 1
                     prev_space = True
                     continue
                 prev_space = False
-                if cp == 0x0130:
+                if cp == DOTTED_I:
                     out[w] = 105  # "i", then U+0307 below
                     w += 1
                 c = lower[cp]
