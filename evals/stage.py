@@ -36,6 +36,7 @@ from typing import Any
 from evals.harness import choose_backend, evaluate, item_scores, metric_value
 from evals.items import read_items
 from evals.tasks.configs import GOLD, task_config, write_task_yaml
+from runners.allocator import keep_freed_memory
 from runners.common import sha256_file, write_json
 from runners.stage_main import StageFailure
 
@@ -148,6 +149,7 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     for name in ("metrics.json", "scores.json", "results.json", "contamination.json"):
         (out / name).unlink(missing_ok=True)
     local, registry = plan(cfg, out)
+    keep_freed_memory()
     rt = cfg.get("runtime", {})
     backend = choose_backend(rt.get("backend", "auto"), rt.get("device", "auto"))
     if rt.get("threads"):

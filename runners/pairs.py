@@ -23,6 +23,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from runners.allocator import keep_freed_memory
 from runners.common import write_json
 from runners.stage_main import StageFailure, stage_main
 
@@ -91,6 +92,7 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     from runners.dpo.records import read
     from runners.generate import Sampling
 
+    keep_freed_memory()
     runtime = cfg.get("runtime") or {}
     if runtime.get("threads"):
         torch.set_num_threads(runtime["threads"])

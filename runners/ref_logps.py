@@ -26,6 +26,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from runners.allocator import keep_freed_memory
 from runners.common import sha256_file, write_json
 from runners.stage_main import StageFailure, stage_main
 
@@ -79,6 +80,7 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     from runners.generate.hf import load_model
     from runners.train.parallel import compute_dtype
 
+    keep_freed_memory()
     runtime = cfg.get("runtime") or {}
     if runtime.get("threads"):
         torch.set_num_threads(runtime["threads"])

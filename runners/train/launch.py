@@ -32,6 +32,7 @@ from pathlib import Path
 import torch
 
 from olmospec.ir.train import TrainRuntime
+from runners.allocator import keep_freed_memory
 from runners.train.errors import StageError
 
 
@@ -152,6 +153,7 @@ def setup(runtime: TrainRuntime) -> Dist:
     want = runtime.device
     if want == "auto":
         want = "cuda" if torch.cuda.is_available() else "cpu"
+    keep_freed_memory()
     if runtime.threads is not None:
         torch.set_num_threads(runtime.threads)
     rank = int(os.environ.get("RANK", "0"))
