@@ -6,9 +6,10 @@ gives freed heap tops back to the kernel, so every step touches new pages. On th
 256 tokens a step, 2 threads) that is about 40,000 minor page faults a step and 12% of the CPU time
 in the kernel. A 1 GiB top pad (each time the heap grows it grows by that much more, so a large
 tensor fits in the top chunk instead of going to mmap), the highest mmap threshold and no trimming
-bring it to about 500 faults a step, and 16% more tokens/s. Nothing numeric changes: the same
-values land at other addresses. The pad is address space, not memory: pages count as resident
-only once written, and a training process's resident memory stays at its first step's peak anyway.
+bring it to about 500 faults a step: 16% more tokens/s in a bare step loop, and the tiny flow's
+midtrain stage in 63 s instead of 79. Nothing numeric changes: the same values land at other
+addresses. The pad is address space, not memory (pages count as resident only once written): that
+stage peaked at 982 MiB, against 949 MiB without it.
 
 glibc only: `mallopt` does not exist in musl or macOS's libc, where this does nothing.
 """
